@@ -1,0 +1,1 @@
+"""The ShopPulse database CDK app: network, database, proxy, initializer, monitoring, pipeline."""

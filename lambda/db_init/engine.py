@@ -1,0 +1,403 @@
+"""Plan, apply and verify migrations and seeds; knows nothing of CloudFormation or AWS."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from db_init import ledger, scripts, verify
+from db_init.db import Session, as_error, connect, is_driver_error, quote_identifier, server_error
+from db_init.deadline import Deadline
+from db_init.errors import (
+    ChecksumMismatchError,
+    ConnectError,
+    DeadlineExceededError,
+    HistoryError,
+    MigrationFailedError,
+    MissingMigrationError,
+    SqlError,
+    VerificationFailedError,
+)
+from db_init.scripts import Kind, Script, ScriptSet
+from db_init.settings import ApplyOptions, ConnectionSettings
+
+log = logging.getLogger(__name__)
+
+_INVALID_CATALOG = "3D000"
+_DUPLICATE_DATABASE = "42P04"
+_ADVICE = {
+    "55P03": "another session holds a conflicting lock; retry when it is idle or raise "
+    "the lock timeout",
+    "57014": "the statement ran past the statement timeout; raise it or make the migration cheaper",
+    "42501": "the database user lacks a privilege this migration needs",
+}
+
+
+@dataclass(frozen=True)
+class AppliedScript:
+    """A script this run applied (or rehearsed, in a dry run)."""
+
+    kind: str
+    version: int
+    script: str
+    duration_ms: int
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a run did and found; the CLI prints it and the custom resource returns it."""
+
+    database: str
+    dry_run: bool
+    applied: tuple[AppliedScript, ...]
+    pending: tuple[str, ...]
+    schema_version: int | None
+    table_count: int
+    trigger_count: int
+    checksum: str
+    undeclared: tuple[str, ...] = ()
+    not_rehearsed: tuple[str, ...] = ()
+    timings_ms: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def applied_versions(self) -> list[str]:
+        """Labels (V001, S002) of what was applied, in order."""
+        return [f"{'V' if a.kind == 'migration' else 'S'}{a.version:03d}" for a in self.applied]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return asdict(self) | {"applied_versions": self.applied_versions}
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    """One migration or seed with its state in this database."""
+
+    kind: str
+    version: int
+    script: str
+    state: str  # applied | pending | changed | missing
+    applied_at: str | None
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.marks: dict[str, int] = {}
+        self._start = time.monotonic()
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.marks[name] = round((time.monotonic() - started) * 1000)
+
+    def total(self) -> dict[str, int]:
+        return self.marks | {"total": round((time.monotonic() - self._start) * 1000)}
+
+
+def plan_scripts(
+    scriptset: ScriptSet, history: list[ledger.Entry], *, with_seeds: bool
+) -> list[Script]:
+    """Pending scripts in order; refuses a missing, changed or out-of-order migration."""
+    applied = {e.version: e for e in history if e.kind is Kind.MIGRATION}
+    for version, entry in sorted(applied.items()):
+        script = scriptset.migration(version)
+        if script is None:
+            raise MissingMigrationError(
+                f"migrations/{entry.script} was applied on {entry.applied_at:%Y-%m-%d} but the "
+                "file is gone; restore it (applied migrations are never deleted)"
+            )
+        if script.checksum != entry.checksum:
+            raise ChecksumMismatchError(
+                f"migrations/{script.name} changed after it was applied: recorded sha256 "
+                f"{entry.checksum[:12]}, file now {script.checksum[:12]}; revert the edit and "
+                "put the change in a new migration"
+            )
+    pending = [m for m in scriptset.migrations if m.version not in applied]
+    if pending and applied and pending[0].version < max(applied):
+        raise HistoryError(
+            f"migrations/{pending[0].name} is older than the newest applied migration "
+            f"V{max(applied):03d}; renumber it above V{max(applied):03d}"
+        )
+    seeded = {e.version: e.checksum for e in history if e.kind is Kind.SEED}
+    seeds = (
+        [s for s in scriptset.seeds if seeded.get(s.version) != s.checksum] if with_seeds else []
+    )
+    return pending + seeds
+
+
+def apply(target: ConnectionSettings, options: ApplyOptions, deadline: Deadline) -> Result:
+    """Apply pending migrations (+ seeds), verify, and commit only if everything succeeded."""
+    timer = _Timer()
+    scriptset = scripts.load(options.sql_dir)
+    expected = verify.load_expectations(options.sql_dir)
+    with timer.phase("connect"):
+        session = _session(target, options, deadline)
+    with closing(session), ledger.locked(session, deadline=deadline, wait_s=deadline.remaining()):
+        history = ledger.read(session)
+        pending = plan_scripts(scriptset, history, with_seeds=options.apply_seeds)
+        log.info(
+            "%d script(s) pending in %s%s",
+            len(pending),
+            target.database,
+            " (dry run: everything is rolled back)" if options.dry_run else "",
+        )
+        with timer.phase("apply"):
+            applied, report, skipped = _run(session, pending, expected, options, deadline)
+    version = max(
+        [e.version for e in history if e.kind is Kind.MIGRATION]
+        + [a.version for a in applied if a.kind == Kind.MIGRATION.value],
+        default=None,
+    )
+    for extra in report.extras:
+        log.warning("verification: %s (not in sql/%s)", extra, verify.EXPECTATIONS_FILE)
+    return Result(
+        database=target.database,
+        dry_run=options.dry_run,
+        applied=tuple(applied),
+        pending=tuple(s.name for s in pending) if options.dry_run else (),
+        schema_version=version,
+        table_count=report.table_count,
+        trigger_count=report.trigger_count,
+        checksum=scriptset.checksum,
+        undeclared=tuple(report.extras),
+        not_rehearsed=tuple(skipped),
+        timings_ms=timer.total(),
+    )
+
+
+def check(target: ConnectionSettings, options: ApplyOptions, deadline: Deadline) -> Result:
+    """Verify only: history consistent, nothing pending, schema as declared; changes nothing."""
+    timer = _Timer()
+    scriptset = scripts.load(options.sql_dir)
+    expected = verify.load_expectations(options.sql_dir)
+    with timer.phase("connect"):
+        session = _session(target, options, deadline, create=False)
+    with closing(session):
+        history = ledger.read(session)
+        pending = plan_scripts(scriptset, history, with_seeds=False)
+        report = verify.check(session, expected)
+    problems = [f"{s.name} not applied" for s in pending] + report.problems
+    if problems:
+        raise VerificationFailedError(problems)
+    versions = [e.version for e in history if e.kind is Kind.MIGRATION]
+    return Result(
+        database=target.database,
+        dry_run=True,
+        applied=(),
+        pending=(),
+        schema_version=max(versions, default=None),
+        table_count=report.table_count,
+        trigger_count=report.trigger_count,
+        checksum=scriptset.checksum,
+        undeclared=tuple(report.extras),
+        timings_ms=timer.total(),
+    )
+
+
+def status(
+    target: ConnectionSettings, options: ApplyOptions, deadline: Deadline
+) -> list[StatusRow]:
+    """Every known script with its state, without refusing on drift (that is what it shows)."""
+    scriptset = scripts.load(options.sql_dir)
+    with closing(_session(target, options, deadline, create=False)) as session:
+        history = {(e.kind, e.version): e for e in ledger.read(session)}
+    rows: list[StatusRow] = []
+    for script in scriptset.migrations + scriptset.seeds:
+        entry = history.pop((script.kind, script.version), None)
+        state = (
+            "pending"
+            if entry is None
+            else ("applied" if entry.checksum == script.checksum else "changed")
+        )
+        at = entry.applied_at.isoformat(timespec="seconds") if entry else None
+        rows.append(StatusRow(script.kind.value, script.version, script.name, state, at))
+    for (kind, version), entry in sorted(
+        history.items(), key=lambda kv: (kv[0][0].value, kv[0][1])
+    ):
+        at = entry.applied_at.isoformat(timespec="seconds")
+        rows.append(StatusRow(kind.value, version, entry.script, "missing", at))
+    return rows
+
+
+def _session(
+    target: ConnectionSettings, options: ApplyOptions, deadline: Deadline, *, create: bool = True
+) -> Session:
+    """A connected session with our lock and statement timeouts (creates the database if asked)."""
+    session = _open(target, options, deadline, create=create)
+    try:
+        session.set_timeouts(
+            lock_timeout_ms=options.lock_timeout_ms,
+            statement_timeout_ms=deadline.cap_ms(options.statement_timeout_ms),
+        )
+    except BaseException:
+        session.close()
+        raise
+    return session
+
+
+def _open(
+    target: ConnectionSettings, options: ApplyOptions, deadline: Deadline, *, create: bool
+) -> Session:
+    operation_timeout = options.statement_timeout_ms / 1000 + 30
+    try:
+        return connect(
+            target,
+            deadline=deadline,
+            retry_budget_s=options.connect_budget_s,
+            operation_timeout_s=operation_timeout,
+        )
+    except SqlError as error:
+        if error.sqlstate != _INVALID_CATALOG or not create:
+            raise
+    _create_database(target, options, deadline)
+    return connect(
+        target,
+        deadline=deadline,
+        retry_budget_s=options.connect_budget_s,
+        operation_timeout_s=operation_timeout,
+    )
+
+
+def _create_database(target: ConnectionSettings, options: ApplyOptions, deadline: Deadline) -> None:
+    """CREATE DATABASE outside any transaction; a concurrent creator winning is fine."""
+    if options.dry_run:
+        raise SqlError(
+            f'database "{target.database}" does not exist (a dry run does not create it)',
+            sqlstate=_INVALID_CATALOG,
+            where=None,
+        )
+    maintenance = connect(
+        target.with_database(target.maintenance_database),
+        deadline=deadline,
+        retry_budget_s=options.connect_budget_s,
+    )
+    try:
+        log.info("creating database %s", target.database)
+        maintenance.query(f"CREATE DATABASE {quote_identifier(target.database)}")
+    except SqlError as error:
+        if error.sqlstate != _DUPLICATE_DATABASE:
+            raise
+    finally:
+        maintenance.close()
+
+
+def _run(
+    session: Session,
+    pending: list[Script],
+    expected: verify.SchemaShape,
+    options: ApplyOptions,
+    deadline: Deadline,
+) -> tuple[list[AppliedScript], verify.Report, list[str]]:
+    """Run pending scripts in transactional batches; verification ends the last batch."""
+    applied: list[AppliedScript] = []
+    skipped: list[str] = []
+    batch: list[Script] = []
+    for script in pending:
+        if script.transactional:
+            batch.append(script)
+            continue
+        if options.dry_run:
+            skipped.append(script.name)
+            continue
+        # Everything before a non-transactional migration is committed first; it then runs alone.
+        _batch(session, batch, expected=None, options=options, deadline=deadline, applied=applied)
+        batch = []
+        applied.append(_run_alone(session, script, options, deadline))
+    report = _batch(
+        session,
+        batch,
+        expected=expected,
+        options=options,
+        deadline=deadline,
+        applied=applied,
+        rehearse=bool(skipped),
+    )
+    assert report is not None
+    return applied, report, skipped
+
+
+def _batch(
+    session: Session,
+    batch: list[Script],
+    *,
+    expected: verify.SchemaShape | None,
+    options: ApplyOptions,
+    deadline: Deadline,
+    applied: list[AppliedScript],
+    rehearse: bool = False,
+) -> verify.Report | None:
+    """One transaction: the batch, then (for the last batch) verification, then commit."""
+    if not batch and expected is None:
+        return None
+    report: verify.Report | None = None
+    with session.transaction(commit=not options.dry_run):
+        ledger.ensure(session)
+        for script in batch:
+            session.query(
+                f"SET LOCAL statement_timeout = {deadline.cap_ms(options.statement_timeout_ms)}"
+            )
+            applied.append(_run_script(session, script, deadline))
+        if expected is not None:
+            deadline.check("verifying the schema")
+            report = verify.check(session, expected)
+            if report.problems and not rehearse:
+                raise VerificationFailedError(report.problems)
+    return report
+
+
+def _run_alone(
+    session: Session, script: Script, options: ApplyOptions, deadline: Deadline
+) -> AppliedScript:
+    """A non-transactional migration: its single statement in autocommit, then its record."""
+    with session.transaction():
+        ledger.ensure(session)
+    session.query(f"SET statement_timeout = {deadline.cap_ms(options.statement_timeout_ms)}")
+    try:
+        done = _run_script(session, script, deadline)
+    finally:
+        session.query(f"SET statement_timeout = {deadline.cap_ms(options.statement_timeout_ms)}")
+    return done
+
+
+def _run_script(session: Session, script: Script, deadline: Deadline) -> AppliedScript:
+    where = f"{script.path.parent.name}/{script.name}"
+    deadline.check(f"applying {where}")
+    log.info("applying %s", where, extra={"script": script.name})
+    started = time.monotonic()
+    for statement in script.statements:
+        try:
+            session.execute_raw(statement.sql)
+        except Exception as error:
+            if not is_driver_error(error):
+                raise
+            raise _statement_failure(error, script, statement, where, deadline) from error
+    duration_ms = round((time.monotonic() - started) * 1000)
+    ledger.record(session, script, duration_ms)
+    log.info("applied %s in %d ms", where, duration_ms, extra={"duration_ms": duration_ms})
+    return AppliedScript(script.kind.value, script.version, script.name, duration_ms)
+
+
+def _statement_failure(
+    error: Exception, script: Script, statement: scripts.Statement, where: str, deadline: Deadline
+) -> Exception:
+    fields = server_error(error)
+    if fields is None:
+        mapped = as_error(error)
+        return ConnectError(f"{where}:{statement.line}: {mapped}; nothing was committed")
+    line = script.line_of(statement, fields.position)
+    if fields.sqlstate == "57014" and deadline.remaining() < 1:
+        return DeadlineExceededError(
+            f"{where}:{line}: stopped at the time budget; nothing from this run was committed"
+        )
+    message = fields.message
+    advice = _ADVICE.get(fields.sqlstate or "", "fix the file; nothing from this run was committed")
+    return MigrationFailedError(
+        f"{message}; {advice}", sqlstate=fields.sqlstate, where=f"{where}:{line}"
+    )

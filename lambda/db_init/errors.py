@@ -1,0 +1,111 @@
+"""The small error tree: every failure a user can meet, each with a one-line message."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class Outcome(Enum):
+    """How a failure ends a run; the CLI maps these to exit codes."""
+
+    FAILED = "failed"  # the work was attempted and did not succeed; nothing was kept
+    REFUSED = "refused"  # the inputs are unsafe to apply; nothing was attempted
+    USAGE = "usage"  # the request itself is malformed (flags, properties, settings)
+
+
+class DbInitError(Exception):
+    """Base of every error this package raises on purpose; str() is one line, without secrets."""
+
+    outcome = Outcome.FAILED
+    sqlstate: str | None = None
+
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(message.split()))
+
+    @property
+    def kind(self) -> str:
+        """The class name, which starts every CloudFormation Reason."""
+        return type(self).__name__
+
+    def one_line(self) -> str:
+        """`Kind [SQLSTATE]: message` on one line."""
+        state = f" [{self.sqlstate}]" if self.sqlstate else ""
+        return f"{self.kind}{state}: {self}"
+
+
+class SettingsError(DbInitError):
+    """A property, flag, URL or environment setting is missing or invalid."""
+
+    outcome = Outcome.USAGE
+
+
+class ScriptError(DbInitError):
+    """A SQL file is misnamed, duplicated or unsafe to run as written."""
+
+    outcome = Outcome.REFUSED
+
+
+class NonTransactionalStatementError(ScriptError):
+    """A statement that cannot run inside a transaction sits in an unmarked file."""
+
+
+class HistoryError(DbInitError):
+    """The applied history does not match the migration files any more."""
+
+    outcome = Outcome.REFUSED
+
+
+class ChecksumMismatchError(HistoryError):
+    """An applied migration file was edited after it was applied."""
+
+
+class MissingMigrationError(HistoryError):
+    """An applied migration file is no longer present."""
+
+
+class CredentialsError(DbInitError):
+    """The database secret could not be read or is malformed."""
+
+
+class ConnectError(DbInitError):
+    """The server could not be reached, or the TLS handshake failed."""
+
+
+class AuthenticationError(ConnectError):
+    """The server rejected the user name or password."""
+
+    sqlstate = "28P01"
+
+
+class LockBusyError(DbInitError):
+    """Another applier holds the migration lock for longer than we may wait."""
+
+
+class DeadlineExceededError(DbInitError):
+    """The run's time budget ran out; the open transaction was rolled back."""
+
+
+class SqlError(DbInitError):
+    """PostgreSQL rejected a statement; names the file, line and SQLSTATE."""
+
+    def __init__(self, message: str, *, sqlstate: str | None, where: str | None) -> None:
+        self.sqlstate = sqlstate
+        self.where = where
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class MigrationFailedError(SqlError):
+    """A migration or seed statement failed; the transaction was rolled back."""
+
+
+class VerificationFailedError(DbInitError):
+    """The schema after applying does not match the declared expectations."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        shown = "; ".join(problems[:3])
+        more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
+        super().__init__(
+            f"schema does not match sql/expected_schema.toml: {shown}{more}; "
+            "nothing was committed -- fix the migration or the expectations"
+        )

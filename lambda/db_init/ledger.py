@@ -1,0 +1,130 @@
+"""The history table (what was applied, when, by whom) and the advisory lock around appliers."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+from db_init.db import Session
+from db_init.deadline import Deadline
+from db_init.errors import DbInitError, LockBusyError
+from db_init.scripts import Kind, Script
+
+log = logging.getLogger(__name__)
+
+SCHEMA = "shoppulse_meta"
+TABLE = f"{SCHEMA}.schema_history"
+# Two-int advisory lock key, per database: ('SPDB', 'MIGR') as ASCII.
+LOCK_KEY = (0x53504442, 0x4D494752)
+
+_CREATE = (
+    f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}",
+    f"""CREATE TABLE IF NOT EXISTS {TABLE} (
+        kind text NOT NULL CHECK (kind IN ('migration', 'seed')),
+        version integer NOT NULL,
+        description text NOT NULL,
+        script text NOT NULL,
+        checksum char(64) NOT NULL,
+        applied_at timestamptz NOT NULL DEFAULT now(),
+        duration_ms integer NOT NULL,
+        applied_by text NOT NULL DEFAULT current_user,
+        PRIMARY KEY (kind, version)
+    )""",
+    f"COMMENT ON TABLE {TABLE} IS 'Applied ShopPulse migrations and seeds (shoppulse-db)'",
+)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One applied script as recorded."""
+
+    kind: Kind
+    version: int
+    script: str
+    checksum: str
+    applied_at: datetime
+
+
+def exists(session: Session) -> bool:
+    """Whether the history table has been created in this database."""
+    rows = session.query("SELECT to_regclass(:name) IS NOT NULL", name=TABLE)
+    return bool(rows[0][0])
+
+
+def read(session: Session) -> list[Entry]:
+    """Every recorded script, ordered by kind and version."""
+    if not exists(session):
+        return []
+    rows = session.query(
+        f"SELECT kind, version, script, checksum, applied_at FROM {TABLE} ORDER BY kind, version"
+    )
+    return [Entry(Kind(k), int(v), s, c, at) for k, v, s, c, at in rows]
+
+
+def ensure(session: Session) -> None:
+    """Create the history schema and table if missing (inside the caller's transaction)."""
+    if exists(session):
+        return
+    for statement in _CREATE:
+        session.query(statement)
+
+
+def record(session: Session, script: Script, duration_ms: int) -> None:
+    """Record `script` as applied; a re-applied seed (changed checksum) replaces its row."""
+    session.query(
+        f"""INSERT INTO {TABLE} (kind, version, description, script, checksum, duration_ms)
+            VALUES (:kind, :version, :description, :script, :checksum, :duration_ms)
+            ON CONFLICT (kind, version) DO UPDATE SET
+              description = EXCLUDED.description, script = EXCLUDED.script,
+              checksum = EXCLUDED.checksum, duration_ms = EXCLUDED.duration_ms,
+              applied_at = now(), applied_by = current_user""",
+        kind=script.kind.value,
+        version=script.version,
+        description=script.description,
+        script=script.name,
+        checksum=script.checksum,
+        duration_ms=duration_ms,
+    )
+
+
+@contextmanager
+def locked(session: Session, *, deadline: Deadline, wait_s: float) -> Iterator[None]:
+    """Hold the per-database migration lock; wait up to `wait_s` for another applier."""
+    give_up = min(deadline.at, time.monotonic() + wait_s)
+    delay, announced = 0.05, False
+    while not session.query("SELECT pg_try_advisory_lock(:a, :b)", a=LOCK_KEY[0], b=LOCK_KEY[1])[0][
+        0
+    ]:
+        if time.monotonic() + delay > give_up:
+            raise LockBusyError(
+                f"another applier ({_holder(session)}) still holds the migration lock after "
+                f"{wait_s:.0f}s; let it finish, then run again"
+            )
+        if not announced:
+            log.info("waiting for another applier (%s) to finish", _holder(session))
+            announced = True
+        time.sleep(delay)
+        delay = min(delay * 2, 1.0)
+    try:
+        yield
+    finally:
+        try:
+            session.query("SELECT pg_advisory_unlock(:a, :b)", a=LOCK_KEY[0], b=LOCK_KEY[1])
+        except DbInitError as error:  # a lost connection releases the lock with it
+            log.warning("could not release the migration lock: %s", error.one_line())
+
+
+def _holder(session: Session) -> str:
+    rows = session.query(
+        """SELECT a.pid, coalesce(a.application_name, '') FROM pg_locks l
+           JOIN pg_stat_activity a ON a.pid = l.pid
+           WHERE l.locktype = 'advisory' AND l.granted AND l.classid = :a AND l.objid = :b
+             AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())""",
+        a=LOCK_KEY[0],
+        b=LOCK_KEY[1],
+    )
+    return f"pid {rows[0][0]} {rows[0][1]}".strip() if rows else "a session that just finished"
