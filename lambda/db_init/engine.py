@@ -59,14 +59,15 @@ class Result:
     table_count: int
     trigger_count: int
     checksum: str
+    recorded: tuple[str, ...] = ()  # every label (V001, S001) in the history after the run
     undeclared: tuple[str, ...] = ()
     not_rehearsed: tuple[str, ...] = ()
     timings_ms: dict[str, int] = field(default_factory=dict)
 
     @property
     def applied_versions(self) -> list[str]:
-        """Labels (V001, S002) of what was applied, in order."""
-        return [f"{'V' if a.kind == 'migration' else 'S'}{a.version:03d}" for a in self.applied]
+        """Labels (V001, S002) of what this run applied, in order."""
+        return [_label(a.kind, a.version) for a in self.applied]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -82,6 +83,15 @@ class StatusRow:
     script: str
     state: str  # applied | pending | changed | missing
     applied_at: str | None
+
+
+def _label(kind: str, version: int) -> str:
+    return f"{'V' if kind == Kind.MIGRATION.value else 'S'}{version:03d}"
+
+
+def _recorded(history: list[ledger.Entry], applied: list[AppliedScript]) -> tuple[str, ...]:
+    keys = {(e.kind.value, e.version) for e in history} | {(a.kind, a.version) for a in applied}
+    return tuple(_label(k, v) for k, v in sorted(keys))
 
 
 class _Timer:
@@ -166,10 +176,25 @@ def apply(target: ConnectionSettings, options: ApplyOptions, deadline: Deadline)
         table_count=report.table_count,
         trigger_count=report.trigger_count,
         checksum=scriptset.checksum,
+        recorded=() if options.dry_run else _recorded(history, applied),
         undeclared=tuple(report.extras),
         not_rehearsed=tuple(skipped),
         timings_ms=timer.total(),
     )
+
+
+def plan(target: ConnectionSettings, options: ApplyOptions, deadline: Deadline) -> list[Script]:
+    """What `apply` would run, in order, without changing anything (refuses like apply)."""
+    scriptset = scripts.load(options.sql_dir)
+    try:
+        session = _session(target, options, deadline, create=False)
+    except SqlError as error:
+        if error.sqlstate != _INVALID_CATALOG:
+            raise
+        return plan_scripts(scriptset, [], with_seeds=options.apply_seeds)
+    with closing(session):
+        history = ledger.read(session)
+    return plan_scripts(scriptset, history, with_seeds=options.apply_seeds)
 
 
 def check(target: ConnectionSettings, options: ApplyOptions, deadline: Deadline) -> Result:
@@ -196,6 +221,7 @@ def check(target: ConnectionSettings, options: ApplyOptions, deadline: Deadline)
         table_count=report.table_count,
         trigger_count=report.trigger_count,
         checksum=scriptset.checksum,
+        recorded=_recorded(history, []),
         undeclared=tuple(report.extras),
         timings_ms=timer.total(),
     )

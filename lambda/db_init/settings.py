@@ -63,6 +63,14 @@ class ApplyOptions:
     connect_budget_s: float = 120.0
 
 
+def default_sql_dir() -> Path:
+    """sql/ beside the package (Lambda bundle) or at the repository root (checkout)."""
+    for candidate in (PACKAGE_DIR.parent / "sql", PACKAGE_DIR.parent.parent / "sql"):
+        if (candidate / "migrations").is_dir():
+            return candidate
+    return Path("sql")
+
+
 def database_name(value: str) -> str:
     """Validate a database name; only plain lower-case identifiers ever reach SQL."""
     if not _IDENTIFIER.fullmatch(value):

@@ -1,0 +1,239 @@
+"""The PostgreSQL database (RDS instance, or Aurora cluster by config) and its rotated secret."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_rds as rds
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from infra.config import DATABASE_NAME, DATABASE_PORT, DatabaseConfig
+from infra.network import Network
+
+MASTER_USERNAME = "shoppulse_admin"
+PARAMETERS = {
+    # Clients that try plaintext are refused by the server, not just by the proxy.
+    "rds.force_ssl": "1",
+    "shared_preload_libraries": "pg_stat_statements",
+}
+LOG_EXPORTS = ["postgresql", "upgrade"]
+
+_REMOVAL = {
+    "destroy": RemovalPolicy.DESTROY,
+    "snapshot": RemovalPolicy.SNAPSHOT,
+    "retain": RemovalPolicy.RETAIN,
+}
+_POSTGRES_VERSIONS = {"16": rds.PostgresEngineVersion.VER_16, "17": rds.PostgresEngineVersion.VER_17}
+_AURORA_VERSIONS = {
+    "16": rds.AuroraPostgresEngineVersion.VER_16_6,
+    "17": rds.AuroraPostgresEngineVersion.VER_17_4,
+}
+_PERFORMANCE_INSIGHTS = {
+    7: rds.PerformanceInsightRetention.DEFAULT,
+    731: rds.PerformanceInsightRetention.LONG_TERM,
+}
+
+
+class Database(Construct):
+    """Encrypted, backed-up PostgreSQL with a generated, rotated admin secret."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: DatabaseConfig,
+        environment: str,
+        network: Network,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._config = config
+        self.identifier = f"shoppulse-{environment}"
+        removal = _REMOVAL[config.removal_policy]
+        # Data outlives the stack wherever it is not disposable: a secret cannot be
+        # snapshotted, so it is retained whenever the database is.
+        disposable = removal == RemovalPolicy.DESTROY
+        self.secret_removal = RemovalPolicy.DESTROY if disposable else RemovalPolicy.RETAIN
+        credentials = rds.Credentials.from_generated_secret(MASTER_USERNAME)
+        self.log_groups = self._log_groups(config, removal)
+
+        if config.engine == "aurora-postgresql":
+            cluster = self._cluster(config, credentials, network, removal)
+            self.resource: rds.DatabaseCluster | rds.DatabaseInstance = cluster
+            secret = cluster.secret
+            self.proxy_target = rds.ProxyTarget.from_cluster(cluster)
+            self.endpoint_address = cluster.cluster_endpoint.hostname
+        else:
+            instance = self._instance(config, credentials, network, removal)
+            self.resource = instance
+            secret = instance.secret
+            self.proxy_target = rds.ProxyTarget.from_instance(instance)
+            self.endpoint_address = instance.db_instance_endpoint_address
+        if secret is None:
+            raise RuntimeError("generated credentials did not produce a secret")
+        self.secret: secretsmanager.ISecret = secret
+        for log_group in self.log_groups:
+            self.resource.node.add_dependency(log_group)
+
+        generated = self.resource.node.find_child("Secret")
+        if not isinstance(generated, secretsmanager.Secret):
+            raise TypeError(f"expected the generated DatabaseSecret, found {generated!r}")
+        generated.apply_removal_policy(self.secret_removal)
+
+        rotation_security_group = ec2.SecurityGroup(
+            self,
+            "RotationSecurityGroup",
+            vpc=network.vpc,
+            description="Secret rotation function: PostgreSQL to the database, HTTPS to endpoints",
+            allow_all_outbound=False,
+        )
+        rotation_security_group.connections.allow_to(
+            network.database_security_group, ec2.Port.tcp(DATABASE_PORT), "rotation to database"
+        )
+        rotation_security_group.connections.allow_to(
+            network.endpoint_security_group, ec2.Port.tcp(443), "rotation to Secrets Manager"
+        )
+        self.resource.add_rotation_single_user(
+            automatically_after=Duration.days(config.rotation_days),
+            # The isolated subnets have no internet route: the rotation function must call
+            # Secrets Manager through the interface endpoint.
+            endpoint=network.secrets_manager_endpoint,
+            vpc_subnets=network.subnets,
+            security_group=rotation_security_group,
+        )
+
+    def _log_groups(self, config: DatabaseConfig, removal: RemovalPolicy) -> list[logs.LogGroup]:
+        # Created ahead of the database so retention is ours, not a log-retention Lambda's.
+        kind = "cluster" if config.engine == "aurora-postgresql" else "instance"
+        exports = ["postgresql"] if config.engine == "aurora-postgresql" else LOG_EXPORTS
+        return [
+            logs.LogGroup(
+                self,
+                f"{export.capitalize()}LogGroup",
+                log_group_name=f"/aws/rds/{kind}/{self.identifier}/{export}",
+                retention=logs.RetentionDays(config.log_retention_days),
+                removal_policy=RemovalPolicy.DESTROY
+                if removal == RemovalPolicy.DESTROY
+                else RemovalPolicy.RETAIN,
+            )
+            for export in exports
+        ]
+
+    def _instance(
+        self,
+        config: DatabaseConfig,
+        credentials: rds.Credentials,
+        network: Network,
+        removal: RemovalPolicy,
+    ) -> rds.DatabaseInstance:
+        # Major version only: RDS applies minor upgrades itself (auto_minor_version_upgrade).
+        engine = rds.DatabaseInstanceEngine.postgres(
+            version=_POSTGRES_VERSIONS[config.postgres_major_version]
+        )
+        parameters = rds.ParameterGroup(
+            self, "Parameters", engine=engine, parameters=PARAMETERS, description="ShopPulse"
+        )
+        return rds.DatabaseInstance(
+            self,
+            "Instance",
+            engine=engine,
+            instance_identifier=self.identifier,
+            instance_type=ec2.InstanceType(config.instance_class),
+            vpc=network.vpc,
+            vpc_subnets=network.subnets,
+            security_groups=[network.database_security_group],
+            port=DATABASE_PORT,
+            database_name=DATABASE_NAME,
+            credentials=credentials,
+            parameter_group=parameters,
+            storage_encrypted=True,
+            storage_type=rds.StorageType.GP3,
+            allocated_storage=config.allocated_storage_gib,
+            max_allocated_storage=config.max_allocated_storage_gib,
+            multi_az=config.multi_az,
+            backup_retention=Duration.days(config.backup_retention_days),
+            deletion_protection=config.deletion_protection,
+            removal_policy=removal,
+            delete_automated_backups=removal == RemovalPolicy.DESTROY,
+            copy_tags_to_snapshot=True,
+            publicly_accessible=False,
+            iam_authentication=True,
+            auto_minor_version_upgrade=True,
+            ca_certificate=rds.CaCertificate.RDS_CA_RSA2048_G1,
+            enable_performance_insights=True,
+            performance_insight_retention=self._insights(config),
+            cloudwatch_logs_exports=LOG_EXPORTS,
+        )
+
+    def _cluster(
+        self,
+        config: DatabaseConfig,
+        credentials: rds.Credentials,
+        network: Network,
+        removal: RemovalPolicy,
+    ) -> rds.DatabaseCluster:
+        engine = rds.DatabaseClusterEngine.aurora_postgres(
+            version=_AURORA_VERSIONS[config.postgres_major_version]
+        )
+        parameters = rds.ParameterGroup(
+            self, "Parameters", engine=engine, parameters=PARAMETERS, description="ShopPulse"
+        )
+
+        def instance(instance_id: str) -> rds.IClusterInstance:
+            return rds.ClusterInstance.provisioned(
+                instance_id,
+                instance_type=ec2.InstanceType(config.instance_class),
+                enable_performance_insights=True,
+                performance_insight_retention=self._insights(config),
+                ca_certificate=rds.CaCertificate.RDS_CA_RSA2048_G1,
+                auto_minor_version_upgrade=True,
+                publicly_accessible=False,
+            )
+
+        return rds.DatabaseCluster(
+            self,
+            "Cluster",
+            engine=engine,
+            cluster_identifier=self.identifier,
+            writer=instance("Writer"),
+            readers=[instance("Reader")] if config.multi_az else [],
+            vpc=network.vpc,
+            vpc_subnets=network.subnets,
+            security_groups=[network.database_security_group],
+            port=DATABASE_PORT,
+            default_database_name=DATABASE_NAME,
+            credentials=credentials,
+            parameter_group=parameters,
+            storage_encrypted=True,
+            backup=rds.BackupProps(retention=Duration.days(config.backup_retention_days)),
+            deletion_protection=config.deletion_protection,
+            removal_policy=removal,
+            copy_tags_to_snapshot=True,
+            iam_authentication=True,
+            cloudwatch_logs_exports=["postgresql"],
+        )
+
+    def _insights(self, config: DatabaseConfig) -> rds.PerformanceInsightRetention:
+        days = config.performance_insights_retention_days
+        if days in _PERFORMANCE_INSIGHTS:
+            return _PERFORMANCE_INSIGHTS[days]
+        return rds.PerformanceInsightRetention[f"MONTHS_{max(1, min(23, days // 31))}"]
+
+    def metric_cpu(self) -> cloudwatch.Metric:
+        """Average CPU utilisation of the instance (or the cluster's writer)."""
+        return self.resource.metric_cpu_utilization(period=Duration.minutes(5))
+
+    def metric_connections(self) -> cloudwatch.Metric:
+        """Connections open on the database."""
+        return self.resource.metric_database_connections(period=Duration.minutes(5))
+
+    def metric_free_storage(self) -> cloudwatch.Metric:
+        """Free storage in bytes (FreeLocalStorage on Aurora, whose volume grows itself)."""
+        if isinstance(self.resource, rds.DatabaseInstance):
+            return self.resource.metric_free_storage_space(
+                period=Duration.minutes(5), statistic="Minimum"
+            )
+        return self.resource.metric("FreeLocalStorage", period=Duration.minutes(5), statistic="Minimum")

@@ -1,0 +1,110 @@
+"""The schema initializer: the db_init Lambda and the Custom::ShopPulseSchema resource."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import CustomResource, Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct, IConstruct
+
+from infra.assets import initializer_code, sql_tree_checksum
+from infra.config import DATABASE_NAME, DATABASE_PORT, InitializerConfig
+from infra.network import Network
+
+HANDLER = "db_init.handler.handler"
+RESOURCE_TYPE = "Custom::ShopPulseSchema"
+RUNTIME = lambda_.Runtime.PYTHON_3_13
+# CloudFormation waits this much longer than the Lambda may run, so a timeout is reported by
+# the handler's own deadline (FAILED with a reason), never by CloudFormation giving up.
+SERVICE_TIMEOUT_MARGIN_MINUTES = 1
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
+
+
+class Initializer(Construct):
+    """Lambda (crhelper protocol) that applies migrations and seeds, and its custom resource."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: InitializerConfig,
+        repo_root: Path,
+        network: Network,
+        secret_arn: str,
+        proxy_endpoint: str,
+        depends_on: list[IConstruct],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.sql_checksum = sql_tree_checksum(repo_root / "sql")
+
+        log_group = logs.LogGroup(
+            self,
+            "LogGroup",
+            retention=logs.RetentionDays(config.log_retention_days),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="ShopPulse schema initializer: read one secret, write its own logs",
+        )
+        # Least privilege: the one secret the engine connects with, nothing else.
+        self.role.add_to_policy(
+            iam.PolicyStatement(actions=["secretsmanager:GetSecretValue"], resources=[secret_arn])
+        )
+        self.log_group = log_group
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description="Applies the ShopPulse schema migrations (Custom::ShopPulseSchema)",
+            runtime=RUNTIME,
+            architecture=lambda_.Architecture.ARM_64,
+            handler=HANDLER,
+            code=initializer_code(repo_root=repo_root, sql_checksum=self.sql_checksum),
+            timeout=Duration.minutes(config.timeout_minutes),
+            memory_size=config.memory_mb,
+            role=self.role,
+            vpc=network.vpc,
+            vpc_subnets=network.subnets,
+            security_groups=[network.initializer_security_group],
+            # One migration at a time (the engine also takes an advisory lock) and no automatic
+            # re-invocation: CloudFormation owns retries, a duplicate apply must not be queued.
+            reserved_concurrent_executions=1,
+            retry_attempts=0,
+            log_group=log_group,
+            environment={"LOG_LEVEL": "INFO"},  # never a secret: credentials come at run time
+        )
+
+        self.resource = CustomResource(
+            self,
+            "Schema",
+            service_token=self.function.function_arn,
+            resource_type=RESOURCE_TYPE,
+            service_timeout=Duration.minutes(config.timeout_minutes + SERVICE_TIMEOUT_MARGIN_MINUTES),
+            properties={
+                "SecretArn": secret_arn,
+                "DatabaseName": DATABASE_NAME,
+                "Host": proxy_endpoint,
+                "Port": str(DATABASE_PORT),
+                "ApplySeeds": _flag(config.apply_seeds),
+                # Any byte changed under sql/ changes this, so CloudFormation sends an Update.
+                "SqlChecksum": self.sql_checksum,
+                "LockTimeoutMs": str(config.lock_timeout_ms),
+                "StatementTimeoutMs": str(config.statement_timeout_ms),
+                "ConnectTimeoutS": str(config.connect_timeout_s),
+                "RequireTls": "true",
+            },
+        )
+        # The schema is applied only once the database, the proxy's target registration, the
+        # endpoints and the security-group rules it travels through all exist.
+        for dependency in depends_on:
+            self.resource.node.add_dependency(dependency)
+        self.schema_version = self.resource.get_att_string("SchemaVersion")

@@ -1,0 +1,79 @@
+"""CDK Pipelines: `make test`, then deploy dev, staging and (after a manual approval) prod."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import pipelines
+from constructs import Construct
+
+from infra.config import EnvironmentConfig, PipelineConfig
+from infra.stack import DatabaseStack
+
+SYNTH_COMMANDS = [
+    "make test",
+    "npx --no-install cdk synth -c pipeline=true",
+]
+
+
+class DatabaseStage(cdk.Stage):
+    """One environment's deployable unit inside the pipeline."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, repo_root: Path
+    ) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            env=cdk.Environment(account=config.account, region=config.region),
+        )
+        self.stack = DatabaseStack(self, config.stack_name, config=config, repo_root=repo_root)
+
+
+class PipelineStack(cdk.Stack):
+    """Self-mutating pipeline; each stage's deploy applies the schema through the custom resource."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: PipelineConfig,
+        environments: Sequence[EnvironmentConfig],
+        repo_root: Path,
+    ) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            description="ShopPulse database delivery pipeline",
+            env=cdk.Environment(account=config.account, region=config.region),
+        )
+        source = pipelines.CodePipelineSource.connection(
+            config.repository, config.branch, connection_arn=config.connection_arn
+        )
+        self.pipeline = pipelines.CodePipeline(
+            self,
+            "Pipeline",
+            pipeline_name="shoppulse-db",
+            synth=pipelines.ShellStep(
+                "Synth",
+                input=source,
+                commands=SYNTH_COMMANDS,
+            ),
+        )
+        self.stages: dict[str, DatabaseStage] = {}
+        for environment in environments:
+            stage = DatabaseStage(
+                self, f"Deploy-{environment.name}", config=environment, repo_root=repo_root
+            )
+            # A failed schema verification fails that stage's deploy and rolls its stack back;
+            # prod additionally waits for a person.
+            pre = (
+                [pipelines.ManualApprovalStep("PromoteToProd")]
+                if environment.name == "prod"
+                else []
+            )
+            self.pipeline.add_stage(stage, pre=pre)
+            self.stages[environment.name] = stage

@@ -1,0 +1,1 @@
+"""ShopPulse database initialiser: schema engine, CloudFormation custom resource and CLI."""

@@ -1,0 +1,317 @@
+"""`shoppulse-db`: the local command line over the same engine the custom resource runs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from db_init import engine
+from db_init.deadline import Deadline
+from db_init.embedded import LocalServer
+from db_init.errors import DbInitError, Outcome, SettingsError
+from db_init.settings import (
+    ApplyOptions,
+    ConnectionSettings,
+    database_name,
+    default_sql_dir,
+    parse_database_url,
+)
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
+EXIT_CODES = {Outcome.FAILED: EXIT_FAILED, Outcome.USAGE: EXIT_USAGE, Outcome.REFUSED: EXIT_REFUSED}
+DEFAULT_DATA_DIR = Path(".shoppulse-db")
+log = logging.getLogger("db_init.cli")
+
+
+@dataclass(frozen=True)
+class Target:
+    """The resolved connection and a one-line description of it for people."""
+
+    settings: ConnectionSettings
+    description: str
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.verbose - args.quiet, as_json=args.json)
+    try:
+        payload = args.run(args)
+    except DbInitError as error:
+        return _fail(args, error)
+    except KeyboardInterrupt:
+        print("interrupted; any open transaction was rolled back by the server", file=sys.stderr)
+        return 130
+    if args.json and payload is not None:
+        print(json.dumps({"ok": True, "command": args.command} | payload, default=str))
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (also used to render --help in the README)."""
+    common = argparse.ArgumentParser(add_help=False)
+    target = common.add_argument_group("target (default: an embedded PostgreSQL under --data-dir)")
+    target.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL"),
+        help="postgresql://user:pass@host:port/db[?sslmode=verify-full|disable&sslrootcert=PEM]"
+        " (default: $DATABASE_URL)",
+    )
+    target.add_argument("--secret-arn", help="read user/password/host/port from this secret")
+    target.add_argument("--region", help="AWS region of --secret-arn (default: from AWS config)")
+    target.add_argument("--host", help="with --secret-arn: connect here (e.g. the proxy endpoint)")
+    target.add_argument("--port", type=int, help="with --secret-arn: port (default: the secret's)")
+    target.add_argument("--ca-bundle", type=Path, help="with --secret-arn: CA bundle PEM for TLS")
+    target.add_argument("--database", help="database name (default: shoppulse)")
+    target.add_argument(
+        "--data-dir",
+        type=Path,
+        default=DEFAULT_DATA_DIR,
+        help=f"embedded PostgreSQL files (default: {DEFAULT_DATA_DIR}/)",
+    )
+    behaviour = common.add_argument_group("behaviour")
+    behaviour.add_argument(
+        "--sql-dir", type=Path, default=None, help="migrations/, seeds/ (default: ./sql)"
+    )
+    behaviour.add_argument("--lock-timeout-ms", type=int, default=5_000, help="default: 5000")
+    behaviour.add_argument(
+        "--statement-timeout-ms", type=int, default=300_000, help="default: 300000"
+    )
+    behaviour.add_argument(
+        "--timeout", type=float, default=None, help="overall time budget in seconds (default: none)"
+    )
+    behaviour.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    behaviour.add_argument("-v", "--verbose", action="count", default=0, help="more detail")
+    behaviour.add_argument("-q", "--quiet", action="count", default=0, help="no progress lines")
+
+    parser = argparse.ArgumentParser(
+        prog="shoppulse-db",
+        description="Apply, verify and inspect the ShopPulse PostgreSQL schema. "
+        "Exit codes: 0 ok, 1 failed, 2 usage, 3 refused (unsafe to apply).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, run, summary in _COMMANDS:
+        sub = commands.add_parser(name, parents=[common], help=summary, description=summary)
+        sub.set_defaults(run=run)
+        if name in ("apply", "plan"):
+            sub.add_argument(
+                "--seeds",
+                action=argparse.BooleanOptionalAction,
+                default=False,
+                help="also apply sql/seeds (default: no)",
+            )
+        if name == "apply":
+            sub.add_argument(
+                "--dry-run",
+                action="store_true",
+                help="rehearse everything in a transaction, verify, then roll back",
+            )
+        if name == "server":
+            sub.add_argument("action", choices=("start", "stop", "status", "psql"))
+    return parser
+
+
+def cmd_apply(args: argparse.Namespace) -> dict[str, Any] | None:
+    """Apply pending migrations (and seeds with --seeds), then verify."""
+    target = resolve_target(args)
+    result = engine.apply(target.settings, _options(args), _deadline(args))
+    if args.json:
+        return {"target": target.description, "result": result.to_dict()}
+    done = "rehearsed (rolled back)" if result.dry_run else "applied"
+    if result.applied:
+        print(f"{done} {len(result.applied)} script(s): {' '.join(result.applied_versions)}")
+    else:
+        print("nothing to apply: the database is up to date")
+    for name in result.not_rehearsed:
+        print(f"not rehearsed (non-transactional): {name}")
+    version = f"V{result.schema_version:03d}" if result.schema_version else "none"
+    print(
+        f"verified: schema version {version}, {result.table_count} tables, "
+        f"{result.trigger_count} triggers ({result.timings_ms.get('total', 0)} ms)"
+    )
+    return None
+
+
+def cmd_plan(args: argparse.Namespace) -> dict[str, Any] | None:
+    """List what apply would run, without changing anything."""
+    target = resolve_target(args)
+    pending = engine.plan(target.settings, _options(args), _deadline(args))
+    if args.json:
+        return {"target": target.description, "pending": [s.name for s in pending]}
+    if not pending:
+        print("nothing pending")
+    for script in pending:
+        note = "" if script.transactional else "  (non-transactional: runs alone)"
+        print(f"pending {script.kind.value:9} {script.path.parent.name}/{script.name}{note}")
+    return None
+
+
+def cmd_verify(args: argparse.Namespace) -> dict[str, Any] | None:
+    """Check history and schema against sql/ without changing anything."""
+    target = resolve_target(args)
+    result = engine.check(target.settings, _options(args), _deadline(args))
+    if args.json:
+        return {"target": target.description, "result": result.to_dict()}
+    version = f"V{result.schema_version:03d}" if result.schema_version else "none"
+    print(
+        f"ok: schema version {version}, {result.table_count} tables, "
+        f"{result.trigger_count} triggers match sql/expected_schema.toml"
+    )
+    for extra in result.undeclared:
+        print(f"note: {extra}")
+    return None
+
+
+def cmd_status(args: argparse.Namespace) -> dict[str, Any] | None:
+    """Show every migration and seed with its state in the database."""
+    target = resolve_target(args)
+    rows = engine.status(target.settings, _options(args), _deadline(args))
+    if args.json:
+        return {"target": target.description, "scripts": [asdict(r) for r in rows]}
+    for row in rows:
+        print(f"  {row.state:8} {row.kind:9} {row.script:45} {row.applied_at or ''}")
+    return None
+
+
+def cmd_server(args: argparse.Namespace) -> dict[str, Any] | None:
+    """Manage the embedded PostgreSQL that is the default target."""
+    server = LocalServer(args.data_dir)
+    if args.action == "stop":
+        server.stop()
+        print(f"embedded PostgreSQL in {args.data_dir}/ stopped")
+    elif args.action == "status":
+        running = server.is_running()
+        print(f"embedded PostgreSQL in {args.data_dir}/: {'running' if running else 'stopped'}")
+    elif args.action == "start":
+        print(resolve_target(args).description)
+    else:
+        settings = server.start(database=args.database or "shoppulse")
+        psql = shutil.which("psql", path=str(server.bin_dir)) or "psql"
+        env = os.environ | {"PGPASSWORD": settings.password}
+        command = [psql, "-h", settings.host, "-p", str(settings.port), "-U", settings.user]
+        return_code = subprocess.call([*command, settings.database], env=env)
+        if return_code:
+            raise SettingsError(f"psql exited with {return_code}")
+    return None
+
+
+_COMMANDS: list[tuple[str, Callable[[argparse.Namespace], dict[str, Any] | None], str]] = [
+    ("apply", cmd_apply, "apply pending migrations (and seeds), verify, commit only if all pass"),
+    ("plan", cmd_plan, "list what apply would run (changes nothing)"),
+    ("verify", cmd_verify, "check history and schema against sql/ (changes nothing)"),
+    ("status", cmd_status, "show each migration and seed and its state"),
+    ("server", cmd_server, "start, stop, inspect or psql into the embedded PostgreSQL"),
+]
+
+
+def resolve_target(args: argparse.Namespace) -> Target:
+    """--database-url / $DATABASE_URL, else --secret-arn, else the embedded server."""
+    target = _resolve(args)
+    log.info("target: %s", target.description)
+    return target
+
+
+def _resolve(args: argparse.Namespace) -> Target:
+    database = database_name(args.database) if args.database else None
+    if args.database_url and args.secret_arn:
+        raise SettingsError("give either --database-url or --secret-arn, not both")
+    if args.database_url:
+        settings = parse_database_url(args.database_url)
+        if database:
+            settings = settings.with_database(database)
+        return Target(settings, f"{settings.host}:{settings.port}, database {settings.database}")
+    if args.secret_arn:
+        return _secret_target(args, database or "shoppulse")
+    server = LocalServer(args.data_dir)
+    was_running = server.is_running()
+    settings = server.start(database=database or "shoppulse")
+    state = "running" if was_running else "started"
+    return Target(
+        settings,
+        f"embedded {server.version()} ({state}) at {settings.host}:{settings.port}, "
+        f"database {settings.database}, data in {args.data_dir}/ "
+        "(stop it with `shoppulse-db server stop`)",
+    )
+
+
+def _secret_target(args: argparse.Namespace, database: str) -> Target:
+    from db_init.credentials import read_secret, secrets_client  # noqa: PLC0415 - needs boto3
+
+    secret = read_secret(args.secret_arn, client=secrets_client(args.region))
+    host = args.host or secret.host
+    if not host:
+        raise SettingsError("the secret has no host; pass --host (e.g. the RDS Proxy endpoint)")
+    settings = ConnectionSettings(
+        host=host,
+        port=args.port or secret.port or 5432,
+        user=secret.username,
+        password=secret.password,
+        database=database,
+        ca_bundle=args.ca_bundle,
+    )
+    return Target(settings, f"{host}:{settings.port} (TLS verify-full), database {database}")
+
+
+def _options(args: argparse.Namespace) -> ApplyOptions:
+    sql_dir = args.sql_dir or (
+        Path("sql") if Path("sql/migrations").is_dir() else default_sql_dir()
+    )
+    if not (sql_dir / "migrations").is_dir():
+        raise SettingsError(f"{sql_dir}/migrations not found; pass --sql-dir")
+    return ApplyOptions(
+        sql_dir=sql_dir,
+        apply_seeds=getattr(args, "seeds", False),
+        dry_run=getattr(args, "dry_run", False),
+        lock_timeout_ms=args.lock_timeout_ms,
+        statement_timeout_ms=args.statement_timeout_ms,
+    )
+
+
+def _deadline(args: argparse.Namespace) -> Deadline:
+    return Deadline.after(args.timeout) if args.timeout else Deadline.never()
+
+
+def _fail(args: argparse.Namespace, error: DbInitError) -> int:
+    code = EXIT_CODES[error.outcome]
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "ok": False,
+                    "command": args.command,
+                    "outcome": error.outcome.value,
+                    "error": {
+                        "kind": error.kind,
+                        "sqlstate": error.sqlstate,
+                        "message": str(error),
+                    },
+                }
+            )
+        )
+    print(f"{error.outcome.value}: {error.one_line()}", file=sys.stderr)
+    return code
+
+
+def _configure_logging(level: int, *, as_json: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("  %(message)s"))
+    root = logging.getLogger("db_init")
+    root.handlers[:] = [handler]
+    root.propagate = False
+    root.setLevel(
+        logging.DEBUG if level > 0 else logging.WARNING if level < 0 or as_json else logging.INFO
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
