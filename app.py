@@ -41,7 +41,10 @@ def build(app: cdk.App) -> cdk.Stack:
             repo_root=REPO_ROOT,
             env=cdk.Environment(account=config.account, region=config.region),
         )
-    cdk.Tags.of(app).add("project", "shoppulse")
+    # CloudFormation rejects Tags on proxy target groups although CDK marks them taggable.
+    cdk.Tags.of(app).add(
+        "project", "shoppulse", exclude_resource_types=["AWS::RDS::DBProxyTargetGroup"]
+    )
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return stack
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import CfnResource, Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
@@ -12,6 +12,7 @@ from constructs import Construct
 
 from infra.config import DATABASE_NAME, DATABASE_PORT, DatabaseConfig
 from infra.network import Network
+from infra.retention import retention
 
 MASTER_USERNAME = "shoppulse_admin"
 PARAMETERS = {
@@ -26,10 +27,14 @@ _REMOVAL = {
     "snapshot": RemovalPolicy.SNAPSHOT,
     "retain": RemovalPolicy.RETAIN,
 }
-_POSTGRES_VERSIONS = {"16": rds.PostgresEngineVersion.VER_16, "17": rds.PostgresEngineVersion.VER_17}
+# The minor version a new database starts on; auto_minor_version_upgrade moves it forward.
+_POSTGRES_VERSIONS = {
+    "16": rds.PostgresEngineVersion.VER_16_10,
+    "17": rds.PostgresEngineVersion.VER_17_7,
+}
 _AURORA_VERSIONS = {
-    "16": rds.AuroraPostgresEngineVersion.VER_16_6,
-    "17": rds.AuroraPostgresEngineVersion.VER_17_4,
+    "16": rds.AuroraPostgresEngineVersion.VER_16_9,
+    "17": rds.AuroraPostgresEngineVersion.VER_17_7,
 }
 _PERFORMANCE_INSIGHTS = {
     7: rds.PerformanceInsightRetention.DEFAULT,
@@ -72,6 +77,7 @@ class Database(Construct):
             secret = instance.secret
             self.proxy_target = rds.ProxyTarget.from_instance(instance)
             self.endpoint_address = instance.db_instance_endpoint_address
+        self.servers = self._servers()
         if secret is None:
             raise RuntimeError("generated credentials did not produce a secret")
         self.secret: secretsmanager.ISecret = secret
@@ -105,6 +111,16 @@ class Database(Construct):
             security_group=rotation_security_group,
         )
 
+    def _servers(self) -> list[CfnResource]:
+        # The CloudFormation resources that must be available before the schema is applied:
+        # the instance, or the cluster and its instances.
+        servers = [
+            child
+            for child in self.resource.node.find_all()
+            if isinstance(child, (rds.CfnDBInstance, rds.CfnDBCluster))
+        ]
+        return list(servers)
+
     def _log_groups(self, config: DatabaseConfig, removal: RemovalPolicy) -> list[logs.LogGroup]:
         # Created ahead of the database so retention is ours, not a log-retention Lambda's.
         kind = "cluster" if config.engine == "aurora-postgresql" else "instance"
@@ -114,7 +130,7 @@ class Database(Construct):
                 self,
                 f"{export.capitalize()}LogGroup",
                 log_group_name=f"/aws/rds/{kind}/{self.identifier}/{export}",
-                retention=logs.RetentionDays(config.log_retention_days),
+                retention=retention(config.log_retention_days),
                 removal_policy=RemovalPolicy.DESTROY
                 if removal == RemovalPolicy.DESTROY
                 else RemovalPolicy.RETAIN,
@@ -129,7 +145,6 @@ class Database(Construct):
         network: Network,
         removal: RemovalPolicy,
     ) -> rds.DatabaseInstance:
-        # Major version only: RDS applies minor upgrades itself (auto_minor_version_upgrade).
         engine = rds.DatabaseInstanceEngine.postgres(
             version=_POSTGRES_VERSIONS[config.postgres_major_version]
         )

@@ -13,10 +13,12 @@ from constructs import Construct, IConstruct
 from infra.assets import initializer_code, sql_tree_checksum
 from infra.config import DATABASE_NAME, DATABASE_PORT, InitializerConfig
 from infra.network import Network
+from infra.retention import retention
 
 HANDLER = "db_init.handler.handler"
 RESOURCE_TYPE = "Custom::ShopPulseSchema"
 RUNTIME = lambda_.Runtime.PYTHON_3_13
+VPC_ACCESS_POLICY = "service-role/AWSLambdaVPCAccessExecutionRole"
 # CloudFormation waits this much longer than the Lambda may run, so a timeout is reported by
 # the handler's own deadline (FAILED with a reason), never by CloudFormation giving up.
 SERVICE_TIMEOUT_MARGIN_MINUTES = 1
@@ -47,7 +49,7 @@ class Initializer(Construct):
         log_group = logs.LogGroup(
             self,
             "LogGroup",
-            retention=logs.RetentionDays(config.log_retention_days),
+            retention=retention(config.log_retention_days),
             removal_policy=RemovalPolicy.DESTROY,
         )
         self.role = iam.Role(
@@ -55,6 +57,10 @@ class Initializer(Construct):
             "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="ShopPulse schema initializer: read one secret, write its own logs",
+            # ENIs in the isolated subnets and its log stream; acknowledged in infra/nag.py.
+            managed_policies=[
+                iam.ManagedPolicy.from_aws_managed_policy_name(VPC_ACCESS_POLICY),
+            ],
         )
         # Least privilege: the one secret the engine connects with, nothing else.
         self.role.add_to_policy(

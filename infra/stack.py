@@ -55,7 +55,7 @@ class DatabaseStack(Stack):
             network=self.network,
             secret_arn=self.database.secret.secret_arn,
             proxy_endpoint=self.proxy.endpoint,
-            depends_on=[self.network, self.database.resource, self.proxy.target_group],
+            depends_on=[self.network, *self.database.servers, self.proxy.target_group],
         )
         self.monitoring = Monitoring(
             self,

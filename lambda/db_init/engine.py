@@ -28,7 +28,8 @@ from db_init.settings import ApplyOptions, ConnectionSettings
 log = logging.getLogger(__name__)
 
 _INVALID_CATALOG = "3D000"
-_DUPLICATE_DATABASE = "42P04"
+# A concurrent CREATE DATABASE loses with 42P04, or with 23505 when both pass the name check.
+_DATABASE_EXISTS = {"42P04", "23505"}
 _ADVICE = {
     "55P03": "another session holds a conflicting lock; retry when it is idle or raise "
     "the lock timeout",
@@ -308,7 +309,7 @@ def _create_database(target: ConnectionSettings, options: ApplyOptions, deadline
         log.info("creating database %s", target.database)
         maintenance.query(f"CREATE DATABASE {quote_identifier(target.database)}")
     except SqlError as error:
-        if error.sqlstate != _DUPLICATE_DATABASE:
+        if error.sqlstate not in _DATABASE_EXISTS:
             raise
     finally:
         maintenance.close()

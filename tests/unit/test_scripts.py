@@ -1,0 +1,156 @@
+"""Loading migration files: GIVEN a file, WHEN loaded, THEN its statements or a refusal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from db_init import scripts
+from db_init.errors import NonTransactionalStatementError, ScriptError
+from db_init.scripts import Kind
+
+
+def _split(text: str) -> list[scripts.Statement]:
+    return list(scripts.split_statements(text, Path("x.sql")))
+
+
+def _write(directory: Path, name: str, body: str) -> Path:
+    (directory / "migrations").mkdir(parents=True, exist_ok=True)
+    path = directory / "migrations" / name
+    path.write_text(body)
+    return path
+
+
+def test_split_honours_quotes_comments_and_dollar_bodies() -> None:
+    text = (
+        "-- header; not a statement\n"
+        "CREATE TABLE a (x text DEFAULT 'a;b''c');\n"
+        "/* block; /* nested; */ still comment */\n"
+        "CREATE FUNCTION f() RETURNS trigger AS $fn$ BEGIN x := 1; RETURN NEW; END $fn$ "
+        "LANGUAGE plpgsql;\n"
+        "SELECT \"we;ird\" FROM a; SELECT E'it\\'s;'\n"
+    )
+    statements = _split(text)
+    assert [s.line for s in statements] == [2, 4, 5, 5]
+    assert statements[0].sql == "CREATE TABLE a (x text DEFAULT 'a;b''c')"
+    assert "RETURN NEW; END $fn$" in statements[1].sql
+    assert statements[3].sql == "SELECT E'it\\'s;'"
+    assert statements[1].words[:3] == ("CREATE", "FUNCTION", "F")
+    assert "BEGIN" not in statements[1].words  # dollar-quoted body is masked
+
+
+def test_split_reports_unterminated_quote_with_line() -> None:
+    with pytest.raises(ScriptError, match=r"x.sql:2: unterminated \$\$ quote"):
+        _split("SELECT 1;\nDO $$ BEGIN")
+
+
+def test_line_of_maps_server_position_to_file_line() -> None:
+    statement = _split("\n\nCREATE TABLE t (\n  a int,\n  b nonsense\n);")[0]
+    script = scripts.Script(Kind.MIGRATION, 1, "t", Path("V001__t.sql"), "0", True, (statement,))
+    position = statement.sql.index("nonsense") + 1
+    assert script.line_of(statement, position) == 5
+    assert script.line_of(statement, None) == 3
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "CREATE INDEX CONCURRENTLY i ON t (a)",
+        "create unique index concurrently i on t (a)",
+        "DROP INDEX CONCURRENTLY i",
+        "REINDEX INDEX CONCURRENTLY i",
+        "VACUUM t",
+        "CREATE DATABASE x",
+        "ALTER SYSTEM SET work_mem = '8MB'",
+        "ALTER TABLE p DETACH PARTITION c CONCURRENTLY",
+    ],
+)
+def test_statements_that_cannot_run_in_a_transaction_are_detected(sql: str) -> None:
+    assert scripts.needs_autocommit(_split(sql)[0].words)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "CREATE INDEX i ON t (a)",
+        "COMMENT ON TABLE t IS 'VACUUM nightly; CREATE INDEX CONCURRENTLY later'",
+        "CREATE TABLE concurrently_log (a int)",
+    ],
+)
+def test_ordinary_statements_are_transactional(sql: str) -> None:
+    assert not scripts.needs_autocommit(_split(sql)[0].words)
+
+
+def test_unmarked_file_with_concurrent_index_is_refused_with_how_to_mark(tmp_path: Path) -> None:
+    _write(
+        tmp_path, "V001__a.sql", "CREATE TABLE t (a int);\n\nCREATE INDEX CONCURRENTLY i ON t (a);"
+    )
+    with pytest.raises(NonTransactionalStatementError) as raised:
+        scripts.load(tmp_path)
+    assert "V001__a.sql:3" in str(raised.value)
+    assert "-- shoppulse:non-transactional" in str(raised.value)
+
+
+def test_marked_file_must_hold_one_statement(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        "V001__a.sql",
+        "-- shoppulse:non-transactional\nCREATE INDEX CONCURRENTLY i ON t (a);\nSELECT 1;",
+    )
+    with pytest.raises(ScriptError, match="exactly one statement"):
+        scripts.load(tmp_path)
+
+
+def test_marked_file_loads_as_non_transactional(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        "V002__i.sql",
+        "-- shoppulse:non-transactional\nCREATE INDEX CONCURRENTLY i ON t (a);",
+    )
+    (migration,) = scripts.load(tmp_path).migrations
+    assert not migration.transactional
+    assert migration.label == "V002"
+
+
+@pytest.mark.parametrize(
+    "name", ["V1_bad.sql", "v001__lower.sql", "V001__has space.sql", "001.sql"]
+)
+def test_misnamed_file_is_refused(tmp_path: Path, name: str) -> None:
+    _write(tmp_path, name, "SELECT 1;")
+    with pytest.raises(ScriptError, match="file name must look like"):
+        scripts.load(tmp_path)
+
+
+def test_duplicate_version_is_refused(tmp_path: Path) -> None:
+    _write(tmp_path, "V001__a.sql", "SELECT 1;")
+    _write(tmp_path, "V1__b.sql", "SELECT 1;")
+    with pytest.raises(ScriptError, match="version 1 also used"):
+        scripts.load(tmp_path)
+
+
+@pytest.mark.parametrize("control", ["BEGIN", "COMMIT", "ROLLBACK", "START TRANSACTION"])
+def test_transaction_control_in_a_migration_is_refused(tmp_path: Path, control: str) -> None:
+    _write(tmp_path, "V001__a.sql", f"SELECT 1;\n{control};")
+    with pytest.raises(
+        ScriptError, match=rf"V001__a.sql:2: {control.split(maxsplit=1)[0]} is not allowed"
+    ):
+        scripts.load(tmp_path)
+
+
+def test_versions_sort_numerically_and_checksums_follow_bytes(tmp_path: Path) -> None:
+    _write(tmp_path, "V010__ten.sql", "SELECT 10;")
+    _write(tmp_path, "V002__two.sql", "SELECT 2;")
+    before = scripts.load(tmp_path)
+    assert [m.version for m in before.migrations] == [2, 10]
+    _write(tmp_path, "V002__two.sql", "SELECT 2; ")
+    after = scripts.load(tmp_path)
+    assert after.migrations[0].checksum != before.migrations[0].checksum
+    assert after.checksum != before.checksum
+    assert after.migrations[1].checksum == before.migrations[1].checksum
+
+
+def test_repository_sql_loads() -> None:
+    loaded = scripts.load(Path(__file__).resolve().parents[2] / "sql")
+    assert loaded.migrations[0].name == "V001__initial_schema.sql"
+    assert [s.label for s in loaded.seeds] == ["S001", "S002"]
