@@ -57,6 +57,9 @@ class PipelineStack(cdk.Stack):
             self,
             "Pipeline",
             pipeline_name="shoppulse-db",
+            # A customer-managed, rotated key encrypts the artifacts and the CodeBuild projects.
+            cross_account_keys=True,
+            enable_key_rotation=True,
             synth=pipelines.ShellStep(
                 "Synth",
                 input=source,
