@@ -15,6 +15,7 @@ from infra.network import Network
 from infra.retention import retention
 
 MASTER_USERNAME = "shoppulse_admin"
+SECRET_LOGICAL_ID = "DatabaseAdminSecret"
 PARAMETERS = {
     # Clients that try plaintext are refused by the server, not just by the proxy.
     "rds.force_ssl": "1",
@@ -88,6 +89,12 @@ class Database(Construct):
         if not isinstance(generated, secretsmanager.Secret):
             raise TypeError(f"expected the generated DatabaseSecret, found {generated!r}")
         generated.apply_removal_policy(self.secret_removal)
+        # CDK names the generated secret after its full construct path, which differs between
+        # `cdk deploy` and a pipeline stage; a fixed id keeps one secret whichever deploys.
+        secret_resource = generated.node.default_child
+        if not isinstance(secret_resource, CfnResource):
+            raise TypeError(f"expected the secret's CloudFormation resource, found {secret_resource!r}")
+        secret_resource.override_logical_id(SECRET_LOGICAL_ID)
 
         rotation_security_group = ec2.SecurityGroup(
             self,

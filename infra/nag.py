@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from aws_cdk import Acknowledgment, Validations
+from aws_cdk import Acknowledgment, CfnElement, Stack, Validations
+from aws_cdk import pipelines
 from constructs import IConstruct
 
 if TYPE_CHECKING:
@@ -73,7 +74,105 @@ def findings(stack: DatabaseStack) -> list[Finding]:
 
 def acknowledge_findings(stack: DatabaseStack) -> None:
     """Record every accepted finding with CDK's Validations so cdk-nag reports none."""
-    for finding in findings(stack):
+    _acknowledge(findings(stack))
+
+
+def _acknowledge(accepted: list[Finding]) -> None:
+    for finding in accepted:
         Validations.of(finding.construct).acknowledge(
             Acknowledgment(id=f"{PACK}-{finding.rule}", reason=finding.reason)
         )
+
+
+def pipeline_findings(pipeline: pipelines.CodePipeline) -> list[Finding]:
+    """The AwsSolutions findings accepted on the CDK Pipelines construct (all CDK-generated)."""
+    stack = Stack.of(pipeline)
+    region = stack.region
+
+    def logical_id(path: str) -> str:
+        resource = pipeline.node.find_child(path.split("/")[0])
+        for part in path.split("/")[1:]:
+            resource = resource.node.find_child(part)
+        if not isinstance(resource, CfnElement):
+            raise TypeError(f"{path}: not a CloudFormation element")
+        return str(stack.resolve(resource.logical_id))
+
+    artifacts = (
+        "CDK Pipelines' own grant on the pipeline artifact bucket and its rotated KMS key:"
+        " the action wildcards are the S3/KMS read-write grant and the object wildcard is"
+        " scoped to that one bucket."
+    )
+    accepted = [
+        Finding(pipeline, f"IAM5[Action::{action}]", artifacts)
+        for action in (
+            "s3:Abort*",
+            "s3:DeleteObject*",
+            "s3:GetBucket*",
+            "s3:GetObject*",
+            "s3:List*",
+            "kms:GenerateDataKey*",
+            "kms:ReEncrypt*",
+        )
+    ]
+    bucket = logical_id("Pipeline/ArtifactsBucket/Resource")
+    accepted.append(Finding(pipeline, f"IAM5[Resource::<{bucket}.Arn>/*]", artifacts))
+    for project in ("Pipeline/Build/Synth/CdkBuildProject/Resource", "UpdatePipeline/SelfMutation/Resource"):
+        name = logical_id(project)
+        reason = (
+            "CodeBuild writes log streams and test reports under its own project name; the"
+            " wildcard is only the stream or report suffix."
+        )
+        accepted += [
+            Finding(
+                pipeline,
+                f"IAM5[Resource::arn:aws:logs:{region}:<AWS::AccountId>:log-group:/aws/codebuild/<{name}>:*]",
+                reason,
+            ),
+            Finding(
+                pipeline,
+                f"IAM5[Resource::arn:aws:codebuild:{region}:<AWS::AccountId>:report-group/<{name}>-*]",
+                reason,
+            ),
+        ]
+    shared_publishing = (
+        "The asset-publishing role is shared by every FileAsset CodeBuild project CDK Pipelines"
+        " generates, whose names are not known to the policy."
+    )
+    accepted += [
+        Finding(
+            pipeline,
+            f"IAM5[Resource::arn:aws:logs:{region}:<AWS::AccountId>:log-group:/aws/codebuild/*]",
+            shared_publishing,
+        ),
+        Finding(
+            pipeline,
+            f"IAM5[Resource::arn:aws:codebuild:{region}:<AWS::AccountId>:report-group/*]",
+            shared_publishing,
+        ),
+        Finding(
+            pipeline,
+            "IAM5[Resource::arn:*:iam::<AWS::AccountId>:role/*]",
+            "sts:AssumeRole is conditioned on iam:ResourceTag/aws-cdk:bootstrap-role (deploy,"
+            " file-publishing, image-publishing): only the CDK bootstrap roles can be assumed.",
+        ),
+        Finding(
+            pipeline,
+            "IAM5[Resource::*]",
+            "Read-only cloudformation:DescribeStacks/s3:ListBucket for the self-mutation deploy"
+            " and codebuild:StartBuild/BatchGetBuilds/StopBuild for the generated asset builds;"
+            " neither takes a narrower resource CDK knows at synth.",
+        ),
+        Finding(
+            pipeline,
+            "S1",
+            "The artifact bucket holds only transient pipeline artifacts, KMS-encrypted with the"
+            " rotated pipeline key, public access blocked and TLS enforced; server access logs"
+            " would add a second bucket without a reader.",
+        ),
+    ]
+    return accepted
+
+
+def acknowledge_pipeline_findings(pipeline: pipelines.CodePipeline) -> None:
+    """Record the pipeline's accepted findings (call after build_pipeline())."""
+    _acknowledge(pipeline_findings(pipeline))

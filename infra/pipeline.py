@@ -10,6 +10,7 @@ from aws_cdk import pipelines
 from constructs import Construct
 
 from infra.config import EnvironmentConfig, PipelineConfig
+from infra.nag import acknowledge_pipeline_findings
 from infra.stack import DatabaseStack
 
 SYNTH_COMMANDS = [
@@ -29,7 +30,14 @@ class DatabaseStage(cdk.Stage):
             construct_id,
             env=cdk.Environment(account=config.account, region=config.region),
         )
-        self.stack = DatabaseStack(self, config.stack_name, config=config, repo_root=repo_root)
+        # Same stack name as a manual `cdk deploy -c env=...`, so both manage one database.
+        self.stack = DatabaseStack(
+            self,
+            config.stack_name,
+            config=config,
+            repo_root=repo_root,
+            stack_name=config.stack_name,
+        )
 
 
 class PipelineStack(cdk.Stack):
@@ -80,3 +88,5 @@ class PipelineStack(cdk.Stack):
             )
             self.pipeline.add_stage(stage, pre=pre)
             self.stages[environment.name] = stage
+        self.pipeline.build_pipeline()
+        acknowledge_pipeline_findings(self.pipeline)

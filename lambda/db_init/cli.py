@@ -9,12 +9,15 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Sequence
+from contextlib import closing
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from db_init import engine
+from db_init.db import connect
 from db_init.deadline import Deadline
 from db_init.embedded import LocalServer
 from db_init.errors import DbInitError, Outcome, SettingsError
@@ -118,6 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
             )
         if name == "server":
             sub.add_argument("action", choices=("start", "stop", "status", "psql"))
+        if name == "generate":
+            _add_scale_arguments(sub)
     return parser
 
 
@@ -205,12 +210,63 @@ def cmd_server(args: argparse.Namespace) -> dict[str, Any] | None:
     return None
 
 
+def cmd_generate(args: argparse.Namespace) -> dict[str, Any] | None:
+    """Load deterministic sample data at scale with COPY (after the schema is applied)."""
+    from db_init import generate  # noqa: PLC0415 - only this command needs it
+
+    scale = generate.Scale(
+        tenants=args.tenants,
+        orders=args.orders,
+        users_per_tenant=args.users_per_tenant,
+        campaigns_per_tenant=args.campaigns_per_tenant,
+        audit_logs_per_tenant=args.audit_logs_per_tenant,
+        seed=args.seed,
+    )
+    if args.csv_dir:
+        paths = generate.write_csv(scale, args.csv_dir)
+        print(f"wrote {len(paths)} CSV files to {args.csv_dir}/")
+        return {"csv": {name: str(path) for name, path in paths.items()}} if args.json else None
+    target = resolve_target(args)
+    progress = None if args.json or args.quiet else generate.ProgressBar()
+    with closing(connect(target.settings, deadline=_deadline(args), retry_budget_s=30)) as session:
+        session.set_timeouts(lock_timeout_ms=args.lock_timeout_ms, statement_timeout_ms=0)
+        started = time.monotonic()
+        loaded = generate.load(session, scale, progress=progress)
+    seconds = time.monotonic() - started
+    total = sum(loaded.values())
+    if args.json:
+        return {"target": target.description, "rows": loaded, "seconds": round(seconds, 3)}
+    rate = total / max(seconds, 1e-6)
+    print(f"loaded {total:,} rows into {len(loaded)} tables in {seconds:.1f}s ({rate:,.0f} rows/s)")
+    return None
+
+
+def _add_scale_arguments(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--tenants", type=_positive, default=10, help="tenants (default: 10)")
+    sub.add_argument(
+        "--orders", type=_positive, default=10_000, help="orders in total (default: 10000)"
+    )
+    sub.add_argument("--users-per-tenant", type=_positive, default=20, help="default: 20")
+    sub.add_argument("--campaigns-per-tenant", type=_positive, default=40, help="default: 40")
+    sub.add_argument("--audit-logs-per-tenant", type=_positive, default=200, help="default: 200")
+    sub.add_argument("--seed", type=int, default=20_260_101, help="same seed, same rows")
+    sub.add_argument("--csv-dir", type=Path, help="write CSV files here instead of loading")
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
 _COMMANDS: list[tuple[str, Callable[[argparse.Namespace], dict[str, Any] | None], str]] = [
     ("apply", cmd_apply, "apply pending migrations (and seeds), verify, commit only if all pass"),
     ("plan", cmd_plan, "list what apply would run (changes nothing)"),
     ("verify", cmd_verify, "check history and schema against sql/ (changes nothing)"),
     ("status", cmd_status, "show each migration and seed and its state"),
     ("server", cmd_server, "start, stop, inspect or psql into the embedded PostgreSQL"),
+    ("generate", cmd_generate, "load deterministic sample data at scale (COPY, progress bar)"),
 ]
 
 

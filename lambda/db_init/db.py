@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import ssl
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pg8000.native
@@ -70,6 +70,14 @@ class Session:
         except (DatabaseError, InterfaceError) as error:
             raise as_error(error) from error
         return [tuple(row) for row in rows or ()]
+
+    def copy_in(self, sql: str, chunks: Iterable[str]) -> int:
+        """COPY ... FROM STDIN, streaming text chunks; returns the rows copied."""
+        try:
+            self._connection.run(sql, stream=chunks)
+        except (DatabaseError, InterfaceError) as error:
+            raise as_error(error) from error
+        return int(self._connection.row_count or 0)
 
     def execute_raw(self, sql: str) -> None:
         """Run script text as written (simple query protocol); errors propagate as pg8000's."""
@@ -177,8 +185,12 @@ def connect(
     delay, attempt = 0.25, 1
     while True:
         deadline.check(f"connecting to {settings.host}:{settings.port}")
+        # A silent server must not hold one attempt open past the deadline.
+        bounded = replace(
+            settings, connect_timeout_s=min(settings.connect_timeout_s, deadline.remaining())
+        )
         try:
-            return connect_once(settings, operation_timeout_s=operation_timeout_s)
+            return connect_once(bounded, operation_timeout_s=operation_timeout_s)
         except (ConnectError, SqlError) as error:
             retryable = not isinstance(error, AuthenticationError) and (
                 type(error) is ConnectError or error.sqlstate in _RETRYABLE_SQLSTATES

@@ -109,3 +109,17 @@ class VerificationFailedError(DbInitError):
             f"schema does not match sql/expected_schema.toml: {shown}{more}; "
             "nothing was committed -- fix the migration or the expectations"
         )
+
+
+class PreflightError(ConnectError):
+    """DNS, TCP or TLS to the database endpoint failed before any credentials were sent."""
+
+    def __init__(self, step: str, message: str) -> None:
+        self.step = step
+        super().__init__(f"{step}: {message}")
+
+
+class StaleAssetError(DbInitError):
+    """The bundled sql/ is not the tree the template's SqlChecksum describes."""
+
+    outcome = Outcome.REFUSED

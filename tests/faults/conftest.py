@@ -65,13 +65,3 @@ def make_role(admin: ConnectionSettings) -> Iterator[Callable[..., ConnectionSet
             with suppress(DbInitError):  # the database may never have been created
                 query(admin.with_database(database), f"DROP OWNED BY {name}")
         query(admin, f"DROP ROLE IF EXISTS {name}")
-
-
-def active_backends(admin: ConnectionSettings, database: str) -> list[tuple[int, str]]:
-    """(pid, query) of every other session connected to `database`."""
-    rows = query(
-        admin,
-        "SELECT pid, query FROM pg_stat_activity WHERE datname = :d AND pid <> pg_backend_pid()",
-        d=database,
-    )
-    return [(int(pid), str(text)) for pid, text in rows]

@@ -114,9 +114,7 @@ class Relay:
             with suppress(OSError):
                 client.close()
             return
-        threading.Thread(
-            target=self._pump, args=(backend, downstream, False), daemon=True
-        ).start()
+        threading.Thread(target=self._pump, args=(backend, downstream, False), daemon=True).start()
         self._pump(downstream, backend, self.tls is None)
 
     def _pump(self, source: socket.socket, sink: socket.socket, capture: bool) -> None:

@@ -1,0 +1,142 @@
+"""Reaching the server: late, never, silent, wrong password, missing database, no CREATEDB."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+import pytest
+
+from db_init import engine
+from db_init.deadline import Deadline
+from db_init.embedded import LocalServer
+from db_init.errors import AuthenticationError, ConnectError, DbInitError, SqlError
+from db_init.settings import ApplyOptions, ConnectionSettings
+from tests.faults.relay import Mode, Relay, closed_port
+from tests.postgres import add_migration, query, snapshot
+
+ADD_COLUMN = "ALTER TABLE tenants ADD COLUMN fault_probe integer;\n"
+
+
+def _through(relay: Relay, target: ConnectionSettings, **changes: float) -> ConnectionSettings:
+    return replace(target, port=relay.port, **changes)
+
+
+def test_server_accepting_late_succeeds_within_the_retry_budget(
+    pg_server: LocalServer, applied: ConnectionSettings, options: ApplyOptions
+) -> None:
+    # GIVEN a proxy whose target registers only after 1.5 s, and a pending migration
+    add_migration(options.sql_dir, "V002__probe.sql", ADD_COLUMN)
+    with Relay(applied.port, refuse_for_s=1.5) as relay:
+        # WHEN we apply with a 10 s retry budget
+        started = time.monotonic()
+        result = engine.apply(
+            _through(relay, applied), replace(options, connect_budget_s=10), Deadline.after(20)
+        )
+        elapsed = time.monotonic() - started
+    # THEN the retries ride out the refusals and the migration is applied once
+    assert relay.refused >= 2
+    assert result.applied_versions == ["V002"]
+    assert 1.5 <= elapsed < 10
+    assert query(applied, "SELECT count(*) FROM shoppulse_meta.schema_history")[0][0] == 4
+
+
+def test_server_never_accepting_fails_cleanly_before_the_deadline(
+    pg_server: LocalServer, applied: ConnectionSettings, options: ApplyOptions
+) -> None:
+    # GIVEN nothing listening where the proxy should be
+    before = snapshot(pg_server, applied)
+    add_migration(options.sql_dir, "V002__probe.sql", ADD_COLUMN)
+    unreachable = replace(applied, port=closed_port())
+    # WHEN we apply with a 1.5 s retry budget inside a 5 s deadline
+    started = time.monotonic()
+    with pytest.raises(ConnectError) as failure:
+        engine.apply(unreachable, replace(options, connect_budget_s=1.5), Deadline.after(5))
+    # THEN it gives up at the budget with a one-line reason, and nothing changed
+    assert time.monotonic() - started < 3
+    assert type(failure.value) is ConnectError
+    assert f"127.0.0.1:{unreachable.port}" in failure.value.one_line()
+    assert "\n" not in failure.value.one_line()
+    assert snapshot(pg_server, applied) == before
+
+
+def test_refusing_proxy_fails_cleanly_before_the_deadline(
+    pg_server: LocalServer, applied: ConnectionSettings, options: ApplyOptions
+) -> None:
+    # GIVEN a proxy that accepts TCP and hangs up at once, for ever (target never registers)
+    before = snapshot(pg_server, applied)
+    add_migration(options.sql_dir, "V002__probe.sql", ADD_COLUMN)
+    with Relay(applied.port, mode=Mode.REFUSE) as relay:
+        # WHEN the retry budget (30 s) is longer than the deadline (2 s)
+        started = time.monotonic()
+        with pytest.raises(DbInitError) as failure:
+            engine.apply(
+                _through(relay, applied), replace(options, connect_budget_s=30), Deadline.after(2)
+            )
+        elapsed = time.monotonic() - started
+    # THEN the deadline wins: a clean failure before it, after several attempts
+    assert elapsed < 2.2
+    assert relay.refused >= 3
+    assert failure.value.kind in ("ConnectError", "DeadlineExceededError")
+    assert snapshot(pg_server, applied) == before
+
+
+def test_silent_server_fails_before_the_deadline(
+    pg_server: LocalServer, applied: ConnectionSettings, options: ApplyOptions
+) -> None:
+    # GIVEN a server that accepts TCP and never answers, a 1.5 s connect timeout
+    before = snapshot(pg_server, applied)
+    add_migration(options.sql_dir, "V002__probe.sql", ADD_COLUMN)
+    with Relay(applied.port, mode=Mode.SILENT) as relay:
+        # WHEN the deadline (2.5 s) ends in the middle of the second attempt
+        started = time.monotonic()
+        with pytest.raises(DbInitError) as failure:
+            engine.apply(
+                _through(relay, applied, connect_timeout_s=1.5),
+                replace(options, connect_budget_s=30),
+                Deadline.after(2.5),
+            )
+        elapsed = time.monotonic() - started
+    # THEN no connection attempt outlives the deadline
+    assert elapsed < 2.5 + 0.3, f"gave up {elapsed - 2.5:.2f}s after the deadline"
+    assert failure.value.kind in ("ConnectError", "DeadlineExceededError")
+    assert snapshot(pg_server, applied) == before
+
+
+def test_wrong_password_fails_fast_without_retrying_or_echoing_it(
+    pg_server: LocalServer, applied: ConnectionSettings, options: ApplyOptions
+) -> None:
+    # GIVEN a rotated password the caller does not know yet
+    before = snapshot(pg_server, applied)
+    wrong = applied.with_credentials(applied.user, "not-the-password-0x5eed")
+    # WHEN we apply with a generous retry budget
+    started = time.monotonic()
+    with pytest.raises(AuthenticationError) as failure:
+        engine.apply(wrong, replace(options, connect_budget_s=30), Deadline.after(30))
+    # THEN it fails at once with 28P01, says what to check, and never shows the password
+    assert time.monotonic() - started < 2
+    line = failure.value.one_line()
+    assert line.startswith("AuthenticationError [28P01]: ")
+    assert "password" in line and "not-the-password-0x5eed" not in line
+    assert snapshot(pg_server, applied) == before
+
+
+def test_missing_database_without_createdb_fails_cleanly(
+    pg_server: LocalServer,
+    admin: ConnectionSettings,
+    target: ConnectionSettings,
+    options: ApplyOptions,
+    deadline: Deadline,
+    make_role: Callable[..., ConnectionSettings],
+) -> None:
+    # GIVEN a database that does not exist and a user who may not create one
+    role = make_role(target.database)
+    # WHEN that user applies
+    with pytest.raises(SqlError) as failure:
+        engine.apply(role, options, deadline)
+    # THEN it fails with 42501 naming the problem, and no database appears
+    assert failure.value.sqlstate == "42501"
+    assert "create database" in str(failure.value)
+    assert not query(admin, "SELECT 1 FROM pg_database WHERE datname = :d", d=target.database)
+    assert snapshot(pg_server, target) == "<no database>"

@@ -1,0 +1,127 @@
+"""Very large migration and seed files: memory stays bounded, a late failure still rolls back."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from db_init.embedded import LocalServer
+from db_init.settings import ConnectionSettings
+from tests.faults.conftest import REPORT
+from tests.faults.test_cli_faults import database_url
+from tests.postgres import REPO, add_migration, query, snapshot
+
+SEED_ROWS = 50_000
+MIGRATION_ROWS = 100_000
+# Parsing keeps each file and its statements in memory (a few bytes per byte of SQL);
+# anything beyond this many bytes of RSS per byte of SQL would be a leak or a quadratic copy.
+RSS_PER_SQL_BYTE = 12
+
+# Runs in a fresh interpreter so that ru_maxrss is this apply's peak alone.
+MEASURE = """
+import json, resource, sys
+from pathlib import Path
+from db_init import engine
+from db_init.deadline import Deadline
+from db_init.errors import DbInitError
+from db_init.settings import ApplyOptions, parse_database_url
+import os
+baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+target = parse_database_url(os.environ["DATABASE_URL"])
+options = ApplyOptions(sql_dir=Path(sys.argv[1]), apply_seeds=True, connect_budget_s=5)
+try:
+    outcome = engine.apply(target, options, Deadline.after(60)).applied_versions
+except DbInitError as error:
+    outcome = error.one_line()
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"baseline_kib": baseline, "peak_kib": peak, "outcome": outcome}))
+"""
+
+
+def _bulk_seed(sql_dir: Path, *, duplicate_last: bool) -> Path:
+    """S003: one INSERT of SEED_ROWS tenants (the last one clashing with T001 if asked)."""
+    ids = [f"B{i:06d}" for i in range(SEED_ROWS)]
+    if duplicate_last:
+        ids[-1] = "T001"
+    rows = ",\n".join(
+        f"('{t}', 'Bulk ''tenant'' {t}', 'Retail', 'Standard', 'Nowhere')" for t in ids
+    )
+    path = sql_dir / "seeds" / "S003__bulk_tenants.sql"
+    path.write_text(
+        "-- 50k tenants in one statement\n"
+        f"INSERT INTO tenants (tenant_id, tenant_name, industry, plan_tier, country) VALUES\n{rows};\n"
+    )
+    return path
+
+
+def _bulk_migration(sql_dir: Path) -> Path:
+    """V002: a reference table and MIGRATION_ROWS rows in INSERTs of 1,000."""
+    batches = []
+    for start in range(0, MIGRATION_ROWS, 1_000):
+        values = ",".join(
+            f"({i}, 'code-{i:07d}', 'reference code number {i}')"
+            for i in range(start, start + 1_000)
+        )
+        batches.append(f"INSERT INTO reference_codes VALUES {values};")
+    body = "\n".join(batches)
+    return add_migration(
+        sql_dir,
+        "V002__reference_codes.sql",
+        "CREATE TABLE reference_codes (id integer PRIMARY KEY, code text NOT NULL, label text);\n"
+        f"{body}\n",
+    )
+
+
+def _measure(target: ConnectionSettings, sql_dir: Path) -> dict[str, Any]:
+    result = subprocess.run(
+        [sys.executable, "-c", MEASURE, str(sql_dir)],
+        env=os.environ | {"DATABASE_URL": database_url(target), "PYTHONPATH": str(REPO / "lambda")},
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=True,
+    )
+    figures: dict[str, Any] = json.loads(result.stdout)
+    return figures
+
+
+def test_large_migration_and_seed_apply_with_bounded_memory(
+    target: ConnectionSettings, sql_dir: Path
+) -> None:
+    # GIVEN a 100k-row migration and a 50k-row single-statement seed
+    sql_bytes = (
+        _bulk_migration(sql_dir).stat().st_size
+        + _bulk_seed(sql_dir, duplicate_last=False).stat().st_size
+    )
+    # WHEN a fresh process applies them
+    figures = _measure(target, sql_dir)
+    # THEN everything is applied and the peak RSS grows by a bounded multiple of the SQL size
+    assert figures["outcome"] == ["V001", "V002", "S001", "S002", "S003"]
+    assert query(target, "SELECT count(*) FROM reference_codes") == [(MIGRATION_ROWS,)]
+    assert query(target, "SELECT count(*) FROM tenants") == [(SEED_ROWS + 3,)]
+    growth = (figures["peak_kib"] - figures["baseline_kib"]) * 1024
+    REPORT.append(
+        f"large files: {sql_bytes / 2**20:.1f} MiB of SQL; peak RSS {figures['peak_kib'] / 1024:.0f}"
+        f" MiB (+{growth / 2**20:.0f} MiB over the {figures['baseline_kib'] / 1024:.0f} MiB "
+        f"after imports; {growth / sql_bytes:.1f} bytes per SQL byte)"
+    )
+    assert growth < RSS_PER_SQL_BYTE * sql_bytes, REPORT[-1]
+
+
+def test_large_seed_failing_on_its_last_row_leaves_nothing_applied(
+    pg_server: LocalServer, applied: ConnectionSettings, sql_dir: Path
+) -> None:
+    # GIVEN a 50k-row seed whose last row (line 50,002 of the file) clashes with T001
+    before = snapshot(pg_server, applied)
+    _bulk_seed(sql_dir, duplicate_last=True)
+    # WHEN it is applied
+    figures = _measure(applied, sql_dir)
+    # THEN it fails with 23505 naming the file, and nothing changed
+    assert figures["outcome"].startswith(
+        "MigrationFailedError [23505]: seeds/S003__bulk_tenants.sql:"
+    )
+    assert snapshot(pg_server, applied) == before

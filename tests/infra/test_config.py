@@ -1,0 +1,111 @@
+"""infra.config: cdk.json context -> frozen, validated EnvironmentConfig."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from typing import Any
+
+import pytest
+
+from infra.config import ConfigError, load_environment, load_pipeline
+from tests.infra.conftest import cdk_json_context
+
+
+def _context() -> dict[str, Any]:
+    return copy.deepcopy(cdk_json_context())
+
+
+def _dev_block(context: dict[str, Any]) -> dict[str, Any]:
+    block: dict[str, Any] = context["shoppulse:environments"]["dev"]
+    return block
+
+
+@pytest.mark.parametrize("name", ["dev", "staging", "prod"])
+def test_every_environment_in_cdk_json_is_valid(name: str) -> None:
+    # GIVEN the committed cdk.json WHEN each environment loads THEN it validates
+    config = load_environment(_context(), name)
+    assert config.name == name
+    assert config.stack_name == f"ShopPulseDb-{name}"
+    assert config.network.vpc_id is None  # synth must need no AWS lookups
+
+
+def test_seeds_and_protection_differ_between_dev_and_prod() -> None:
+    dev = load_environment(_context(), "dev")
+    prod = load_environment(_context(), "prod")
+    assert dev.initializer.apply_seeds is True
+    assert prod.initializer.apply_seeds is False
+    assert (dev.database.deletion_protection, prod.database.deletion_protection) == (False, True)
+    assert (dev.database.removal_policy, prod.database.removal_policy) == ("destroy", "snapshot")
+    assert prod.database.multi_az is True
+
+
+def test_config_is_frozen() -> None:
+    config = load_environment(_context(), "dev")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.name = "prod"  # type: ignore[misc]
+
+
+def test_unknown_environment_name_is_rejected() -> None:
+    with pytest.raises(ConfigError, match="expected one of dev, staging, prod"):
+        load_environment(_context(), "qa")
+
+
+def test_missing_required_setting_names_its_path() -> None:
+    context = _context()
+    del _dev_block(context)["database"]["instance_class"]
+    with pytest.raises(ConfigError, match=r"dev\.database\.instance_class: missing"):
+        load_environment(context, "dev")
+
+
+def test_unknown_setting_is_a_typo_error() -> None:
+    context = _context()
+    _dev_block(context)["initializer"]["apply_seed"] = True
+    with pytest.raises(ConfigError, match="unknown setting.*apply_seed"):
+        load_environment(context, "dev")
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "message"),
+    [
+        ("initializer", "apply_seeds", "yes", "expected true or false"),
+        ("database", "backup_retention_days", 0, "outside 1..35"),
+        ("database", "backup_retention_days", True, "expected an integer"),
+        ("database", "removal_policy", "keep", "not one of"),
+        ("database", "engine", "mysql", "not one of"),
+        ("database", "log_retention_days", 10, "not a CloudWatch retention period"),
+        ("network", "vpc_cidr", "10.0.0.0/8", "not valid"),
+        ("alarms", "email", "not-an-email", "not valid"),
+    ],
+)
+def test_wrong_values_are_rejected_clearly(
+    section: str, key: str, value: object, message: str
+) -> None:
+    context = _context()
+    _dev_block(context)[section][key] = value
+    with pytest.raises(ConfigError, match=message):
+        load_environment(context, "dev")
+
+
+def test_deletion_protection_with_destroy_is_contradictory() -> None:
+    context = _context()
+    _dev_block(context)["database"]["deletion_protection"] = True
+    with pytest.raises(ConfigError, match="contradict"):
+        load_environment(context, "dev")
+
+
+def test_importing_a_vpc_requires_an_account() -> None:
+    context = _context()
+    _dev_block(context)["network"]["vpc_id"] = "vpc-0123456789abcdef0"
+    with pytest.raises(ConfigError, match="needs account"):
+        load_environment(context, "dev")
+    _dev_block(context)["account"] = "123456789012"
+    assert load_environment(context, "dev").network.vpc_id == "vpc-0123456789abcdef0"
+
+
+def test_pipeline_config_validates_the_connection_arn() -> None:
+    context = _context()
+    assert load_pipeline(context).branch == "main"
+    context["shoppulse:pipeline"]["connection_arn"] = "arn:aws:s3:::bucket"
+    with pytest.raises(ConfigError, match="connection_arn"):
+        load_pipeline(context)
