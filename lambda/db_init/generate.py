@@ -147,8 +147,7 @@ class ProgressBar:
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self._stream = stream or sys.stderr
-        self._last = 0.0
-        self._started = time.monotonic()
+        self._started = self._last = time.monotonic()
 
     def __call__(self, table: str, done: int, total: int) -> None:
         now = time.monotonic()
