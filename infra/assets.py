@@ -25,10 +25,18 @@ class BundlingError(RuntimeError):
 
 
 def sql_tree_checksum(sql_dir: Path) -> str:
-    """Hex sha256 over each file under sql_dir, sorted by relative POSIX path, of path NUL content NUL."""
+    """Hex sha256 of `relpath NUL content NUL` per file under sql_dir, in sorted relpath order.
+
+    relpath is the file's path relative to sql_dir in POSIX form (UTF-8); files are ordered by
+    that string; every regular file at any depth counts except under __pycache__. The Lambda
+    (db_init.scripts.sql_tree_checksum) computes the same function over its bundled sql/ and
+    refuses to run if the result differs from SqlChecksum.
+    """
     digest = hashlib.sha256()
     files = sorted(
-        (path.relative_to(sql_dir).as_posix(), path) for path in sql_dir.rglob("*") if path.is_file()
+        (path.relative_to(sql_dir).as_posix(), path)
+        for path in sql_dir.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
     )
     for relative, path in files:
         digest.update(relative.encode("utf-8") + b"\0")
@@ -37,7 +45,7 @@ def sql_tree_checksum(sql_dir: Path) -> str:
 
 
 def runtime_dependencies(requirements: Path, cache_root: Path) -> Path:
-    """Pure-Python Lambda deps installed once per requirements.txt digest under build/ and reused."""
+    """Pure-Python Lambda deps, pip-installed once per requirements.txt digest under build/."""
     key = hashlib.sha256(
         requirements.read_bytes() + f"{LAMBDA_PYTHON_VERSION}/{LAMBDA_PLATFORM}".encode()
     ).hexdigest()[:16]
@@ -72,15 +80,17 @@ class LocalBundling:
         self._root = repo_root
         self._expected_sql_checksum = expected_sql_checksum
 
-    def try_bundle(self, output_dir: str, options: BundlingOptions) -> bool:
+    def try_bundle(self, output_dir: str, *, image: DockerImage, **options: object) -> bool:
         """Build the asset into output_dir; returning False would hand over to Docker."""
-        del options  # the Docker image and command are only for the fallback
+        del image, options  # the Docker image and command are only for the fallback
         out = Path(output_dir)
-        deps = runtime_dependencies(self._root / "requirements.txt", self._root / "build" / "lambda-deps")
+        deps = runtime_dependencies(
+            self._root / "requirements.txt", self._root / "build" / "lambda-deps"
+        )
         shutil.copytree(deps, out, dirs_exist_ok=True)
         shutil.copytree(self._root / "lambda" / "db_init", out / "db_init", ignore=_IGNORED)
         shutil.copytree(self._root / "lambda" / "certs", out / "certs", ignore=_IGNORED)
-        shutil.copytree(self._root / "sql", out / "sql")
+        shutil.copytree(self._root / "sql", out / "sql", ignore=_IGNORED)
         # The SqlChecksum property is computed from the repo; the Lambda recomputes it from
         # the bundle and refuses to run on a mismatch, so prove here they are the same bytes.
         bundled = sql_tree_checksum(out / "sql")

@@ -14,7 +14,10 @@ DATABASE_PORT = 5432
 Engine = Literal["postgres", "aurora-postgresql"]
 RemovalMode = Literal["destroy", "snapshot", "retain"]
 
-_ENGINE_BY_NAME: dict[str, Engine] = {"postgres": "postgres", "aurora-postgresql": "aurora-postgresql"}
+_ENGINE_BY_NAME: dict[str, Engine] = {
+    "postgres": "postgres",
+    "aurora-postgresql": "aurora-postgresql",
+}
 _REMOVAL_BY_NAME: dict[str, RemovalMode] = {
     "destroy": "destroy",
     "snapshot": "snapshot",
@@ -222,7 +225,9 @@ def _database(section: _Section) -> DatabaseConfig:
     allocated = section.integer("allocated_storage_gib", 20, 20, 65536)
     config = DatabaseConfig(
         engine=_ENGINE_BY_NAME[engine],
-        postgres_major_version=section.text("postgres_major_version", "17", choices=_POSTGRES_MAJORS),
+        postgres_major_version=section.text(
+            "postgres_major_version", "17", choices=_POSTGRES_MAJORS
+        ),
         instance_class=section.text("instance_class", pattern=_INSTANCE_CLASS),
         allocated_storage_gib=allocated,
         max_allocated_storage_gib=section.integer(

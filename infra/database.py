@@ -15,7 +15,7 @@ from infra.network import Network
 from infra.retention import retention
 
 MASTER_USERNAME = "shoppulse_admin"
-SECRET_LOGICAL_ID = "DatabaseAdminSecret"
+SECRET_LOGICAL_ID = "DatabaseAdminSecret"  # noqa: S105 - a resource id, not a password
 PARAMETERS = {
     # Clients that try plaintext are refused by the server, not just by the proxy.
     "rds.force_ssl": "1",
@@ -93,7 +93,9 @@ class Database(Construct):
         # `cdk deploy` and a pipeline stage; a fixed id keeps one secret whichever deploys.
         secret_resource = generated.node.default_child
         if not isinstance(secret_resource, CfnResource):
-            raise TypeError(f"expected the secret's CloudFormation resource, found {secret_resource!r}")
+            raise TypeError(
+                f"expected the secret's CloudFormation resource, found {secret_resource!r}"
+            )
         secret_resource.override_logical_id(SECRET_LOGICAL_ID)
 
         rotation_security_group = ec2.SecurityGroup(
@@ -258,4 +260,6 @@ class Database(Construct):
             return self.resource.metric_free_storage_space(
                 period=Duration.minutes(5), statistic="Minimum"
             )
-        return self.resource.metric("FreeLocalStorage", period=Duration.minutes(5), statistic="Minimum")
+        return self.resource.metric(
+            "FreeLocalStorage", period=Duration.minutes(5), statistic="Minimum"
+        )

@@ -94,7 +94,9 @@ class Initializer(Construct):
             "Schema",
             service_token=self.function.function_arn,
             resource_type=RESOURCE_TYPE,
-            service_timeout=Duration.minutes(config.timeout_minutes + SERVICE_TIMEOUT_MARGIN_MINUTES),
+            service_timeout=Duration.minutes(
+                config.timeout_minutes + SERVICE_TIMEOUT_MARGIN_MINUTES
+            ),
             properties={
                 "SecretArn": secret_arn,
                 "DatabaseName": DATABASE_NAME,

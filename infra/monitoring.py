@@ -17,8 +17,9 @@ from infra.config import AlarmConfig
 from infra.database import Database
 
 GIB = 1024**3
-# The handler logs the CloudFormation response it sends; a FAILED one is a failed schema apply.
-CUSTOM_RESOURCE_FAILURE_PATTERN = logs.FilterPattern.any_term("FAILED")
+# The handler logs every response it sends as JSON ("response sent", status=SUCCESS|FAILED);
+# a FAILED one is a failed schema apply.
+CUSTOM_RESOURCE_FAILURE_PATTERN = logs.FilterPattern.string_value("$.status", "=", "FAILED")
 METRIC_NAMESPACE = "ShopPulse/Database"
 
 
@@ -117,7 +118,11 @@ class Monitoring(Construct):
             iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*"
         )
         topic = sns.Topic(
-            self, "Topic", display_name="ShopPulse database alarms", master_key=key, enforce_ssl=True
+            self,
+            "Topic",
+            display_name="ShopPulse database alarms",
+            master_key=key,
+            enforce_ssl=True,
         )
         if config.email is not None:
             topic.add_subscription(subscriptions.EmailSubscription(config.email))

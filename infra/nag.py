@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from aws_cdk import Acknowledgment, CfnElement, Stack, Validations
-from aws_cdk import pipelines
+from aws_cdk import Acknowledgment, CfnElement, Stack, Validations, pipelines
 from constructs import IConstruct
 
 if TYPE_CHECKING:
@@ -90,7 +89,7 @@ def pipeline_findings(pipeline: pipelines.CodePipeline) -> list[Finding]:
     region = stack.region
 
     def logical_id(path: str) -> str:
-        resource = pipeline.node.find_child(path.split("/")[0])
+        resource = pipeline.node.find_child(path.split("/", maxsplit=1)[0])
         for part in path.split("/")[1:]:
             resource = resource.node.find_child(part)
         if not isinstance(resource, CfnElement):
@@ -116,7 +115,10 @@ def pipeline_findings(pipeline: pipelines.CodePipeline) -> list[Finding]:
     ]
     bucket = logical_id("Pipeline/ArtifactsBucket/Resource")
     accepted.append(Finding(pipeline, f"IAM5[Resource::<{bucket}.Arn>/*]", artifacts))
-    for project in ("Pipeline/Build/Synth/CdkBuildProject/Resource", "UpdatePipeline/SelfMutation/Resource"):
+    for project in (
+        "Pipeline/Build/Synth/CdkBuildProject/Resource",
+        "UpdatePipeline/SelfMutation/Resource",
+    ):
         name = logical_id(project)
         reason = (
             "CodeBuild writes log streams and test reports under its own project name; the"

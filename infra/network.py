@@ -103,9 +103,7 @@ class Network(Construct):
             ],
             restrict_default_security_group=True,  # nothing may ride on the default group
         )
-        flow_log_group = logs.LogGroup(
-            self, "FlowLogGroup", retention=logs.RetentionDays.ONE_MONTH
-        )
+        flow_log_group = logs.LogGroup(self, "FlowLogGroup", retention=logs.RetentionDays.ONE_MONTH)
         vpc.add_flow_log(
             "FlowLog", destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_log_group)
         )

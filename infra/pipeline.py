@@ -41,7 +41,7 @@ class DatabaseStage(cdk.Stage):
 
 
 class PipelineStack(cdk.Stack):
-    """Self-mutating pipeline; each stage's deploy applies the schema through the custom resource."""
+    """Self-mutating pipeline; each stage's deploy applies the schema via the custom resource."""
 
     def __init__(
         self,

@@ -9,7 +9,7 @@ from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from db_init import ledger, scripts, verify
+from db_init import ledger, roles, scripts, verify
 from db_init.db import Session, as_error, connect, is_driver_error, quote_identifier, server_error
 from db_init.deadline import Deadline
 from db_init.errors import (
@@ -372,6 +372,7 @@ def _batch(
             )
             applied.append(_run_script(session, script, deadline))
         if expected is not None:
+            roles.set_passwords(session, options.role_passwords)
             deadline.check("verifying the schema")
             report = verify.check(session, expected)
             if report.problems and not rehearse:

@@ -49,6 +49,10 @@ class NonTransactionalStatementError(ScriptError):
     """A statement that cannot run inside a transaction sits in an unmarked file."""
 
 
+class LintError(ScriptError):
+    """A pending migration has a destructive-change finding that no allow marker covers."""
+
+
 class HistoryError(DbInitError):
     """The applied history does not match the migration files any more."""
 
@@ -61,6 +65,14 @@ class ChecksumMismatchError(HistoryError):
 
 class MissingMigrationError(HistoryError):
     """An applied migration file is no longer present."""
+
+
+class BaselineRefusedError(HistoryError):
+    """The live schema does not match the migrations a baseline would record as applied."""
+
+    def __init__(self, message: str, *, differences: list[str]) -> None:
+        self.differences = differences
+        super().__init__(message)
 
 
 class CredentialsError(DbInitError):

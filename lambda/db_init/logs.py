@@ -35,7 +35,13 @@ class JsonFormatter(logging.Formatter):
         return mask(json.dumps(line, default=str))
 
 
-def configure(level: str) -> None:
+def level_from(name: str | None) -> int:
+    """A logging level from its name (LOG_LEVEL); INFO when unset or unknown."""
+    level = logging.getLevelName((name or "INFO").strip().upper())
+    return level if isinstance(level, int) else logging.INFO
+
+
+def configure(level: int) -> None:
     """JSON lines on every root handler (the Lambda runtime's); our loggers at `level`."""
     root = logging.getLogger()
     if not root.handlers:
@@ -45,7 +51,7 @@ def configure(level: str) -> None:
     logging.getLogger("db_init").setLevel(level)
     # Why pinned: at DEBUG these print the event's ResponseURL and Secrets Manager responses.
     for name in QUIET_LOGGERS:
-        logging.getLogger(name).setLevel(max(logging.INFO, logging.getLevelName(level)))
+        logging.getLogger(name).setLevel(max(logging.INFO, level))
 
 
 def bind(**fields: str) -> None:

@@ -51,6 +51,14 @@ class ConnectionSettings:
 
 
 @dataclass(frozen=True)
+class RolePassword:
+    """A login role and the password to give it; repr() hides the password."""
+
+    role: str
+    password: str = field(repr=False)
+
+
+@dataclass(frozen=True)
 class ApplyOptions:
     """What one run of the engine should do."""
 
@@ -61,6 +69,8 @@ class ApplyOptions:
     statement_timeout_ms: int = 300_000
     # how long to keep retrying while the server (or an RDS Proxy target) is not yet reachable
     connect_budget_s: float = 120.0
+    # login passwords for the application roles, set after the migrations in the same transaction
+    role_passwords: tuple[RolePassword, ...] = ()
 
 
 def default_sql_dir() -> Path:
@@ -78,6 +88,13 @@ def database_name(value: str) -> str:
             f"database name {value[:70]!r} is not a plain identifier "
             "(lower-case letters, digits, underscore; at most 63 characters)"
         )
+    return value
+
+
+def role_name(value: str) -> str:
+    """Validate a role name; only plain lower-case identifiers ever reach SQL."""
+    if not _IDENTIFIER.fullmatch(value):
+        raise SettingsError(f"role name {value[:70]!r} is not a plain lower-case identifier")
     return value
 
 

@@ -21,23 +21,26 @@ MIGRATION_ROWS = 100_000
 # anything beyond this many bytes of RSS per byte of SQL would be a leak or a quadratic copy.
 RSS_PER_SQL_BYTE = 12
 
-# Runs in a fresh interpreter so that ru_maxrss is this apply's peak alone.
+# Runs in a fresh interpreter so that the peak is this apply's alone. It reads VmHWM: ru_maxrss
+# (resource.getrusage) keeps the pytest parent's peak across vfork+exec on Linux.
 MEASURE = """
-import json, resource, sys
+import json, os, sys
 from pathlib import Path
 from db_init import engine
 from db_init.deadline import Deadline
 from db_init.errors import DbInitError
 from db_init.settings import ApplyOptions, parse_database_url
-import os
-baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def peak_kib():
+    status = Path("/proc/self/status").read_text()
+    return int(status.split("VmHWM:")[1].split()[0])
+baseline = peak_kib()
 target = parse_database_url(os.environ["DATABASE_URL"])
 options = ApplyOptions(sql_dir=Path(sys.argv[1]), apply_seeds=True, connect_budget_s=5)
 try:
     outcome = engine.apply(target, options, Deadline.after(60)).applied_versions
 except DbInitError as error:
     outcome = error.one_line()
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+peak = peak_kib()
 print(json.dumps({"baseline_kib": baseline, "peak_kib": peak, "outcome": outcome}))
 """
 

@@ -8,8 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 
+from db_init.scripts import sql_tree_checksum as lambda_checksum
 from infra.assets import sql_tree_checksum
 from tests.infra.conftest import REPO_ROOT, Synthesized
 
@@ -42,7 +44,7 @@ def test_sql_checksum_changes_with_a_rename_or_one_byte(tmp_path: Path) -> None:
 def _asset_dir(synthesized: Synthesized) -> Path:
     manifest = json.loads(next(synthesized.outdir.glob("*.assets.json")).read_text())
     for asset in manifest["files"].values():
-        candidate = synthesized.outdir / asset["source"]["path"]
+        candidate: Path = synthesized.outdir / str(asset["source"]["path"])
         if (candidate / "db_init").is_dir():
             return candidate
     raise AssertionError("no initializer asset in the cloud assembly")
@@ -67,6 +69,7 @@ def test_bundled_sql_matches_the_checksum_property(dev: Synthesized) -> None:
     assert bundled == sql_tree_checksum(REPO_ROOT / "sql")
 
 
+@pytest.mark.filterwarnings("ignore:Parsed a serial number")  # Starfield G2's serial is 0
 def test_ca_bundle_holds_the_amazon_roots_and_starfield_g2() -> None:
     certs = x509.load_pem_x509_certificates(CA_BUNDLE.read_bytes())
     names = {cert.subject.rfc4514_string() for cert in certs}
@@ -84,3 +87,13 @@ def test_ca_bundle_is_reproducible_from_pinned_certifi() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_infra_and_lambda_compute_the_same_checksum(tmp_path: Path) -> None:
+    # GIVEN a tree with nested files and a stray __pycache__ WHEN both sides hash it THEN equal
+    (tmp_path / "migrations" / "__pycache__").mkdir(parents=True)
+    (tmp_path / "migrations" / "__pycache__" / "x.pyc").write_bytes(b"junk")
+    (tmp_path / "migrations" / "V002__b.sql").write_bytes(b"b")
+    (tmp_path / "migrations" / "V001__a.sql").write_bytes(b"a")
+    (tmp_path / "expected.toml").write_bytes(b"t")
+    assert sql_tree_checksum(tmp_path) == lambda_checksum(tmp_path)

@@ -61,7 +61,7 @@ def test_missing_required_setting_names_its_path() -> None:
 def test_unknown_setting_is_a_typo_error() -> None:
     context = _context()
     _dev_block(context)["initializer"]["apply_seed"] = True
-    with pytest.raises(ConfigError, match="unknown setting.*apply_seed"):
+    with pytest.raises(ConfigError, match=r"unknown setting.*apply_seed"):
         load_environment(context, "dev")
 
 

@@ -1,0 +1,394 @@
+"""The per-environment stack: resources, properties, least privilege and per-env differences."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from aws_cdk.assertions import Match
+
+from db_init import properties
+from infra.assets import sql_tree_checksum
+from tests.infra.conftest import REPO_ROOT, Synthesized
+
+CUSTOM_RESOURCE_PROPERTIES = {
+    "ServiceToken",
+    "ServiceTimeout",
+    "SecretArn",
+    "DatabaseName",
+    "Host",
+    "Port",
+    "ApplySeeds",
+    "SqlChecksum",
+    "LockTimeoutMs",
+    "StatementTimeoutMs",
+    "ConnectTimeoutS",
+    "RequireTls",
+}
+
+# Renaming any of these replaces a stateful resource (a new, empty database): pinned.
+PINNED_LOGICAL_IDS = {
+    "NetworkVpc7FB7348F": "AWS::EC2::VPC",
+    "DatabaseInstanceAA8A5FDE": "AWS::RDS::DBInstance",
+    "DatabaseAdminSecret": "AWS::SecretsManager::Secret",
+    "DatabaseInstanceSecretAttachmentFCA06D38": "AWS::SecretsManager::SecretTargetAttachment",
+    "DatabaseParametersB8AC9B07": "AWS::RDS::DBParameterGroup",
+    "DatabaseInstanceSubnetGroupDE121BB6": "AWS::RDS::DBSubnetGroup",
+    "ProxyE947DB46": "AWS::RDS::DBProxy",
+    "ProxyProxyTargetGroup40C0C8F5": "AWS::RDS::DBProxyTargetGroup",
+    "InitializerFunctionF75FDCDE": "AWS::Lambda::Function",
+    "InitializerSchema41F1A0BF": "Custom::ShopPulseSchema",
+}
+
+
+def _schema(synthesized: Synthesized) -> dict[str, Any]:
+    schema: dict[str, Any] = synthesized.json["Resources"]["InitializerSchema41F1A0BF"]
+    return schema
+
+
+# --- construct ids ----------------------------------------------------------------------------
+
+
+def test_stateful_logical_ids_are_pinned(synthesized: Synthesized) -> None:
+    resources = synthesized.json["Resources"]
+    for logical_id, resource_type in PINNED_LOGICAL_IDS.items():
+        assert logical_id in resources, f"{logical_id} renamed: that replaces a resource"
+        assert resources[logical_id]["Type"] == resource_type
+
+
+def test_top_level_construct_ids_are_pinned(synthesized: Synthesized) -> None:
+    children = [child.node.id for child in synthesized.stack.node.children]
+    for construct_id in ("Network", "Database", "Proxy", "Initializer", "Monitoring"):
+        assert construct_id in children
+
+
+# --- custom resource --------------------------------------------------------------------------
+
+
+def test_custom_resource_passes_exactly_the_contract(synthesized: Synthesized) -> None:
+    schema = _schema(synthesized)
+    properties = schema["Properties"]
+    assert schema["Type"] == "Custom::ShopPulseSchema"
+    assert set(properties) == CUSTOM_RESOURCE_PROPERTIES
+    assert properties["ServiceToken"] == {"Fn::GetAtt": ["InitializerFunctionF75FDCDE", "Arn"]}
+    assert properties["SecretArn"] == {"Ref": "DatabaseInstanceSecretAttachmentFCA06D38"}
+    assert properties["Host"] == {"Fn::GetAtt": ["ProxyE947DB46", "Endpoint"]}
+    assert properties["DatabaseName"] == "shoppulse"
+    assert properties["Port"] == "5432"
+    assert properties["RequireTls"] == "true"
+    assert properties["SqlChecksum"] == sql_tree_checksum(REPO_ROOT / "sql")
+    literal = {key: value for key, value in properties.items() if not isinstance(value, dict)}
+    assert all(isinstance(value, str) for value in literal.values()), literal
+    assert int(properties["LockTimeoutMs"]) > 0
+    assert int(properties["StatementTimeoutMs"]) > 0
+    assert int(properties["ConnectTimeoutS"]) > 0
+
+
+def test_every_property_is_one_the_handler_accepts(synthesized: Synthesized) -> None:
+    # The handler rejects unknown properties: the stack may only send what it knows.
+    sent = set(_schema(synthesized)["Properties"]) - properties.PROVIDER_PROPERTIES
+    assert sent <= properties.KNOWN
+    assert "CaBundlePath" not in sent  # the bundled PEM is the handler's default
+
+
+def test_seeds_are_applied_in_dev_only(synthesized: Synthesized, env_name: str) -> None:
+    expected = "true" if env_name == "dev" else "false"
+    assert _schema(synthesized)["Properties"]["ApplySeeds"] == expected
+
+
+def test_custom_resource_waits_for_database_proxy_target_and_network(
+    synthesized: Synthesized,
+) -> None:
+    depends_on = set(_schema(synthesized)["DependsOn"])
+    assert "DatabaseInstanceAA8A5FDE" in depends_on
+    assert "ProxyProxyTargetGroup40C0C8F5" in depends_on
+    assert "NetworkVpcS3Endpoint87783328" in depends_on
+    assert "NetworkVpcSecretsManagerEndpoint522C18D9" in depends_on
+    # The proxy itself is ordered by the GetAtt of its endpoint in Host.
+
+
+def test_cloudformation_waits_longer_than_the_lambda_runs(synthesized: Synthesized) -> None:
+    function = synthesized.json["Resources"]["InitializerFunctionF75FDCDE"]["Properties"]
+    service_timeout = int(_schema(synthesized)["Properties"]["ServiceTimeout"])
+    assert 600 <= function["Timeout"] < service_timeout <= 3600
+
+
+def test_outputs_expose_endpoint_secret_and_schema_version(synthesized: Synthesized) -> None:
+    outputs = synthesized.json["Outputs"]
+    assert outputs["ProxyEndpoint"]["Value"] == {"Fn::GetAtt": ["ProxyE947DB46", "Endpoint"]}
+    assert outputs["SecretArn"]["Value"] == {"Ref": "DatabaseInstanceSecretAttachmentFCA06D38"}
+    assert outputs["SchemaVersion"]["Value"] == {
+        "Fn::GetAtt": ["InitializerSchema41F1A0BF", "SchemaVersion"]
+    }
+
+
+# --- initializer Lambda -----------------------------------------------------------------------
+
+
+def test_initializer_lambda_shape(synthesized: Synthesized) -> None:
+    synthesized.template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Handler": "db_init.handler.handler",
+            "Runtime": Match.string_like_regexp(r"^python3\.1[23]$"),
+            "Architectures": ["arm64"],
+            "ReservedConcurrentExecutions": 1,
+            "Environment": {"Variables": {"LOG_LEVEL": "INFO"}},
+            "LoggingConfig": {"LogGroup": {"Ref": "InitializerLogGroupA56F1039"}},
+            "VpcConfig": {
+                "SecurityGroupIds": [
+                    {"Fn::GetAtt": ["NetworkInitializerSecurityGroupCF4220B8", "GroupId"]}
+                ],
+                "SubnetIds": Match.any_value(),
+            },
+        },
+    )
+    synthesized.template.has_resource_properties(
+        "AWS::Lambda::EventInvokeConfig",
+        {"FunctionName": {"Ref": "InitializerFunctionF75FDCDE"}, "MaximumRetryAttempts": 0},
+    )
+    log_group = synthesized.json["Resources"]["InitializerLogGroupA56F1039"]["Properties"]
+    assert log_group["RetentionInDays"] > 0
+
+
+def test_initializer_role_reads_only_its_one_secret(synthesized: Synthesized) -> None:
+    role = synthesized.json["Resources"]["InitializerRole95C95DB2"]["Properties"]
+    assert role["ManagedPolicyArns"] == [
+        {
+            "Fn::Join": [
+                "",
+                [
+                    "arn:",
+                    {"Ref": "AWS::Partition"},
+                    ":iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole",
+                ],
+            ]
+        }
+    ]
+    assert "Policies" not in role
+    policies = [
+        resource["Properties"]
+        for resource in synthesized.resources("AWS::IAM::Policy").values()
+        if {"Ref": "InitializerRole95C95DB2"} in resource["Properties"]["Roles"]
+    ]
+    assert len(policies) == 1
+    assert policies[0]["PolicyDocument"]["Statement"] == [
+        {
+            "Action": "secretsmanager:GetSecretValue",
+            "Effect": "Allow",
+            "Resource": {"Ref": "DatabaseInstanceSecretAttachmentFCA06D38"},
+        }
+    ]
+
+
+def test_no_secret_material_in_the_template(synthesized: Synthesized) -> None:
+    text = json.dumps(synthesized.json)
+    instance = synthesized.json["Resources"]["DatabaseInstanceAA8A5FDE"]["Properties"]
+    password = json.dumps(instance["MasterUserPassword"])
+    assert "{{resolve:secretsmanager:" in password, "password must be a dynamic reference"
+    assert '"SecretString":' not in text, "a literal secret value in the template"
+    assert not re.search(r'"(Password|password|MasterUserPassword)"\s*:\s*"[^{]', text)
+    for function in synthesized.resources("AWS::Lambda::Function").values():
+        variables = function["Properties"].get("Environment", {}).get("Variables", {})
+        assert not [name for name in variables if re.search("PASS|SECRET|TOKEN", name)]
+
+
+# --- network ----------------------------------------------------------------------------------
+
+
+def test_no_internet_path_only_endpoints(synthesized: Synthesized) -> None:
+    assert not synthesized.resources("AWS::EC2::NatGateway")
+    assert not synthesized.resources("AWS::EC2::InternetGateway")
+    for subnet in synthesized.resources("AWS::EC2::Subnet").values():
+        assert subnet["Properties"]["MapPublicIpOnLaunch"] is False
+    endpoints = synthesized.resources("AWS::EC2::VPCEndpoint")
+    kinds = {
+        json.dumps(endpoint["Properties"]["ServiceName"]): endpoint["Properties"]
+        for endpoint in endpoints.values()
+    }
+    assert any(".s3" in name for name in kinds)
+    secrets = next(props for name, props in kinds.items() if "secretsmanager" in name)
+    assert secrets["VpcEndpointType"] == "Interface"
+    assert secrets["PrivateDnsEnabled"] is True
+
+
+def _port(value: object) -> int:
+    # CDK also emits each database rule with the port as the instance's Endpoint.Port (5432).
+    if value == {"Fn::GetAtt": ["DatabaseInstanceAA8A5FDE", "Endpoint.Port"]}:
+        return 5432
+    assert isinstance(value, int), value
+    return value
+
+
+def _ingress(synthesized: Synthesized, group: str) -> set[tuple[str, int]]:
+    rules: set[tuple[str, int]] = set()
+    for rule in synthesized.resources("AWS::EC2::SecurityGroupIngress").values():
+        props = rule["Properties"]
+        if props["GroupId"] == {"Fn::GetAtt": [group, "GroupId"]}:
+            source = props.get("SourceSecurityGroupId", {}).get("Fn::GetAtt", ["?"])[0]
+            rules.add((source, _port(props["FromPort"])))
+    inline = synthesized.json["Resources"][group]["Properties"].get("SecurityGroupIngress", [])
+    assert not inline, f"{group} has inline ingress {inline}"
+    return rules
+
+
+def test_security_groups_allow_only_the_declared_flows(synthesized: Synthesized) -> None:
+    assert _ingress(synthesized, "NetworkProxySecurityGroupA8451DE9") == {
+        ("NetworkInitializerSecurityGroupCF4220B8", 5432)
+    }
+    assert _ingress(synthesized, "NetworkDatabaseSecurityGroup2B3F4679") == {
+        ("NetworkProxySecurityGroupA8451DE9", 5432),
+        ("DatabaseRotationSecurityGroup8E1B7C66", 5432),
+    }
+    assert _ingress(synthesized, "NetworkSecretsManagerEndpointSecurityGroupF74F1556") == {
+        ("NetworkInitializerSecurityGroupCF4220B8", 443),
+        ("NetworkProxySecurityGroupA8451DE9", 443),
+        ("DatabaseRotationSecurityGroup8E1B7C66", 443),
+    }
+    text = json.dumps(synthesized.resources("AWS::EC2::SecurityGroupIngress"))
+    assert "0.0.0.0/0" not in text
+    initializer = synthesized.json["Resources"]["NetworkInitializerSecurityGroupCF4220B8"]
+    # Only HTTPS leaves through the inline rule: the S3 response via the gateway endpoint.
+    assert initializer["Properties"]["SecurityGroupEgress"] == [
+        {
+            "CidrIp": "0.0.0.0/0",
+            "Description": "CloudFormation response to S3 via the gateway endpoint",
+            "FromPort": 443,
+            "IpProtocol": "tcp",
+            "ToPort": 443,
+        }
+    ]
+
+
+# --- database, secret, proxy ------------------------------------------------------------------
+
+
+def test_database_is_encrypted_private_and_observable(synthesized: Synthesized) -> None:
+    synthesized.template.has_resource_properties(
+        "AWS::RDS::DBInstance",
+        {
+            "Engine": "postgres",
+            "EngineVersion": Match.string_like_regexp(r"^1[67]\."),
+            "DBName": "shoppulse",
+            "StorageEncrypted": True,
+            "PubliclyAccessible": False,
+            "EnablePerformanceInsights": True,
+            "EnableIAMDatabaseAuthentication": True,
+            "EnableCloudwatchLogsExports": ["postgresql", "upgrade"],
+            "BackupRetentionPeriod": Match.any_value(),
+            "DBParameterGroupName": {"Ref": "DatabaseParametersB8AC9B07"},
+        },
+    )
+    synthesized.template.has_resource_properties(
+        "AWS::RDS::DBParameterGroup",
+        {
+            "Parameters": {
+                "rds.force_ssl": "1",
+                "shared_preload_libraries": "pg_stat_statements",
+            }
+        },
+    )
+
+
+def test_secret_is_generated_and_rotated_from_isolated_subnets(synthesized: Synthesized) -> None:
+    synthesized.template.has_resource_properties(
+        "AWS::SecretsManager::Secret",
+        {"GenerateSecretString": Match.object_like({"GenerateStringKey": "password"})},
+    )
+    synthesized.template.has_resource_properties(
+        "AWS::SecretsManager::RotationSchedule",
+        {"RotationRules": {"ScheduleExpression": Match.string_like_regexp(r"^rate\(")}},
+    )
+    _, rotation = synthesized.only("AWS::Serverless::Application")
+    endpoint = json.dumps(rotation["Properties"]["Parameters"]["endpoint"])
+    assert "NetworkVpcSecretsManagerEndpoint522C18D9" in endpoint
+
+
+def test_proxy_requires_tls_and_uses_the_secret(synthesized: Synthesized) -> None:
+    synthesized.template.has_resource_properties(
+        "AWS::RDS::DBProxy",
+        {
+            "EngineFamily": "POSTGRESQL",
+            "RequireTLS": True,
+            "Auth": [
+                Match.object_like(
+                    {"SecretArn": {"Ref": "DatabaseInstanceSecretAttachmentFCA06D38"}}
+                )
+            ],
+        },
+    )
+    synthesized.template.has_resource_properties(
+        "AWS::RDS::DBProxyTargetGroup",
+        {"DBInstanceIdentifiers": [{"Ref": "DatabaseInstanceAA8A5FDE"}]},
+    )
+
+
+def test_dev_is_disposable(dev: Synthesized) -> None:
+    resources = dev.json["Resources"]
+    instance = resources["DatabaseInstanceAA8A5FDE"]
+    assert instance["Properties"]["DeletionProtection"] is False
+    assert instance["DeletionPolicy"] == "Delete"
+    assert resources["DatabaseAdminSecret"]["DeletionPolicy"] == "Delete"
+    assert instance["Properties"]["MultiAZ"] is False
+
+
+def test_prod_keeps_its_data(prod: Synthesized) -> None:
+    resources = prod.json["Resources"]
+    instance = resources["DatabaseInstanceAA8A5FDE"]
+    assert instance["Properties"]["DeletionProtection"] is True
+    assert instance["DeletionPolicy"] == "Snapshot"
+    assert instance["UpdateReplacePolicy"] == "Snapshot"
+    assert resources["DatabaseAdminSecret"]["DeletionPolicy"] == "Retain"
+    assert instance["Properties"]["MultiAZ"] is True
+    assert prod.stack.termination_protection is True
+
+
+# --- monitoring -------------------------------------------------------------------------------
+
+
+def test_alarms_notify_an_encrypted_topic(synthesized: Synthesized) -> None:
+    alarms = synthesized.resources("AWS::CloudWatch::Alarm")
+    metrics = {alarm["Properties"].get("MetricName") for alarm in alarms.values()}
+    assert {"CPUUtilization", "FreeStorageSpace", "DatabaseConnections", "Errors"} <= metrics
+    assert any(str(name).startswith("SchemaFailures") for name in metrics)
+    for alarm in alarms.values():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": "MonitoringTopic2EDA8B02"}]
+    synthesized.template.has_resource_properties(
+        "AWS::SNS::Topic", {"KmsMasterKeyId": Match.any_value()}
+    )
+    synthesized.template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+    synthesized.template.has_resource_properties(
+        "AWS::Logs::MetricFilter",
+        {
+            "FilterPattern": '{ $.status = "FAILED" }',
+            "LogGroupName": {"Ref": "InitializerLogGroupA56F1039"},
+        },
+    )
+
+
+# --- Aurora option ----------------------------------------------------------------------------
+
+
+def test_aurora_is_selectable_by_config(aurora: Synthesized) -> None:
+    assert not aurora.resources("AWS::RDS::DBInstance").keys() - {
+        key
+        for key, value in aurora.resources("AWS::RDS::DBInstance").items()
+        if value["Properties"].get("DBClusterIdentifier")
+    }
+    aurora.template.has_resource_properties(
+        "AWS::RDS::DBCluster",
+        {
+            "Engine": "aurora-postgresql",
+            "DatabaseName": "shoppulse",
+            "StorageEncrypted": True,
+            "DeletionProtection": True,
+        },
+    )
+    aurora.template.has_resource_properties(
+        "AWS::RDS::DBProxyTargetGroup",
+        {"DBClusterIdentifiers": [Match.any_value()]},
+    )
+    _, schema = aurora.only("Custom::ShopPulseSchema")
+    cluster_id = next(iter(aurora.resources("AWS::RDS::DBCluster")))
+    assert cluster_id in schema["DependsOn"]
