@@ -20,7 +20,7 @@ from db_init import engine
 from db_init.db import connect
 from db_init.deadline import Deadline
 from db_init.embedded import LocalServer
-from db_init.errors import DbInitError, Outcome, SettingsError
+from db_init.errors import DbInitError, Outcome, SettingsError, SqlError
 from db_init.settings import (
     ApplyOptions,
     ConnectionSettings,
@@ -221,6 +221,7 @@ def cmd_generate(args: argparse.Namespace) -> dict[str, Any] | None:
         campaigns_per_tenant=args.campaigns_per_tenant,
         audit_logs_per_tenant=args.audit_logs_per_tenant,
         seed=args.seed,
+        first_tenant=args.first_tenant,
     )
     if args.csv_dir:
         paths = generate.write_csv(scale, args.csv_dir)
@@ -231,7 +232,15 @@ def cmd_generate(args: argparse.Namespace) -> dict[str, Any] | None:
     with closing(connect(target.settings, deadline=_deadline(args), retry_budget_s=30)) as session:
         session.set_timeouts(lock_timeout_ms=args.lock_timeout_ms, statement_timeout_ms=0)
         started = time.monotonic()
-        loaded = generate.load(session, scale, progress=progress)
+        try:
+            loaded = generate.load(session, scale, progress=progress)
+        except SqlError as error:
+            if error.sqlstate != "23505":
+                raise
+            raise SettingsError(
+                f"{error}; the rows exist already (seeded tenants are T001-T003): "
+                "pass --first-tenant past them; nothing was loaded"
+            ) from None
     seconds = time.monotonic() - started
     total = sum(loaded.values())
     if args.json:
@@ -250,6 +259,12 @@ def _add_scale_arguments(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--campaigns-per-tenant", type=_positive, default=40, help="default: 40")
     sub.add_argument("--audit-logs-per-tenant", type=_positive, default=200, help="default: 200")
     sub.add_argument("--seed", type=int, default=20_260_101, help="same seed, same rows")
+    sub.add_argument(
+        "--first-tenant",
+        type=_positive,
+        default=1,
+        help="number of the first tenant, T001 by default (use 4 next to the seeded T001-T003)",
+    )
     sub.add_argument("--csv-dir", type=Path, help="write CSV files here instead of loading")
 
 

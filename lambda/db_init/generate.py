@@ -41,6 +41,7 @@ class Scale:
     campaigns_per_tenant: int = 40
     audit_logs_per_tenant: int = 200
     seed: int = 20_260_101
+    first_tenant: int = 1  # T001 first, so the spec's sample queries (T001, U001) find data
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,8 @@ class Table:
 
 def tables(scale: Scale) -> list[Table]:
     """The tables to load, parents before children, each a lazily generated row stream."""
-    tenant_ids = [f"TG{n:04d}" for n in range(1, scale.tenants + 1)]
+    first = scale.first_tenant
+    tenant_ids = [f"T{n:03d}" for n in range(first, first + scale.tenants)]
     weights = _tenant_weights(scale, len(tenant_ids))
     order_counts = _split(scale.orders, weights)
     users = scale.users_per_tenant * len(tenant_ids)
@@ -227,14 +229,14 @@ def _tenants(scale: Scale, tenant_ids: list[str]) -> Iterator[Row]:
 
 
 def _user_id(tenant_index: int, n: int, per_tenant: int) -> str:
-    return f"U{tenant_index * per_tenant + n:07d}"
+    return f"U{tenant_index * per_tenant + n + 1:03d}"
 
 
 def _users(scale: Scale, tenant_ids: list[str]) -> Iterator[Row]:
     rng = random.Random(scale.seed + 2)
     for t, tenant in enumerate(tenant_ids):
         for n in range(scale.users_per_tenant):
-            user = _user_id(t, n, scale.users_per_tenant)
+            user = _user_id(scale.first_tenant - 1 + t, n, scale.users_per_tenant)
             role = _ROLES[n % len(_ROLES)]
             status = "Active" if rng.random() < 0.9 else "Inactive"
             email = f"{user.lower()}@{tenant.lower()}.example"
@@ -256,7 +258,7 @@ def _orders(
             status = rng.choices(statuses, weights)[0]
             store = f"S{rng.randrange(1, 21):03d}"
             net = round(gross - discount, 2)
-            order = (f"O{t:04d}-{n:09d}", tenant, day.isoformat(), store, rng.choice(_REGIONS),
+            order = (f"{tenant}-O{n:09d}", tenant, day.isoformat(), store, rng.choice(_REGIONS),
                      gross, discount, net, status)  # fmt: skip
             yield order, datetime(day.year, day.month, day.day)
 
@@ -278,7 +280,7 @@ def _fulfillment(scale: Scale, tenant_ids: list[str], counts: list[int]) -> Iter
 
 def _campaigns(scale: Scale, tenant_ids: list[str]) -> Iterator[Row]:
     rng = random.Random(scale.seed + 5)
-    for t, tenant in enumerate(tenant_ids):
+    for tenant in tenant_ids:
         for n in range(scale.campaigns_per_tenant):
             day = _FIRST_DAY + timedelta(days=rng.randrange(_DAYS))
             spend = round(rng.choice((0, rng.uniform(50, 20_000))), 2)
@@ -286,7 +288,7 @@ def _campaigns(scale: Scale, tenant_ids: list[str]) -> Iterator[Row]:
             clicks = impressions * rng.randrange(1, 50) // 1000
             conversions = clicks * rng.randrange(1, 80) // 1000
             revenue = round(conversions * rng.uniform(20, 150), 2)
-            yield (f"C{t:04d}-{n:06d}", tenant, f"Campaign {n}", rng.choice(_CHANNELS),
+            yield (f"{tenant}-C{n:06d}", tenant, f"Campaign {n}", rng.choice(_CHANNELS),
                    day.isoformat(), rng.choice(_CAMPAIGN_STATUSES), spend, impressions, clicks,
                    conversions, revenue)  # fmt: skip
 
@@ -297,14 +299,23 @@ def _rules(scale: Scale, tenant_ids: list[str]) -> Iterator[Row]:
         for n in range(scale.users_per_tenant):
             dimension = rng.choice(_DIMENSIONS)
             values = rng.sample(_REGIONS, 2) if dimension == "region" else [f"{dimension}-{n % 5}"]
-            yield (tenant, _user_id(t, n, scale.users_per_tenant), dimension, values)
+            yield (
+                tenant,
+                _user_id(scale.first_tenant - 1 + t, n, scale.users_per_tenant),
+                dimension,
+                values,
+            )
 
 
 def _audit(scale: Scale, tenant_ids: list[str]) -> Iterator[Row]:
     rng = random.Random(scale.seed + 7)
     for t, tenant in enumerate(tenant_ids):
         for _ in range(scale.audit_logs_per_tenant):
-            user = _user_id(t, rng.randrange(scale.users_per_tenant), scale.users_per_tenant)
+            user = _user_id(
+                scale.first_tenant - 1 + t,
+                rng.randrange(scale.users_per_tenant),
+                scale.users_per_tenant,
+            )
             action = rng.choice(_ACTIONS)
             at = datetime(2025, 1, 1) + timedelta(seconds=rng.randrange(365 * 86_400))
             details = f'{{"source": "generator", "n": {rng.randrange(1000)}}}'
