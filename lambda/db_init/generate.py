@@ -247,20 +247,26 @@ def _users(scale: Scale, tenant_ids: list[str]) -> Iterator[Row]:
 def _orders(
     scale: Scale, tenant_ids: list[str], counts: list[int]
 ) -> Iterator[tuple[Row, datetime]]:
+    """Orders in date order with tenants interleaved, as a live platform writes them."""
     rng = random.Random(scale.seed + 3)
     statuses = [s for s, _ in _ORDER_STATUSES]
     weights = [w for _, w in _ORDER_STATUSES]
-    for t, tenant in enumerate(tenant_ids):
-        for n in range(counts[t]):
-            day = _FIRST_DAY + timedelta(days=rng.randrange(_DAYS))
-            gross = round(rng.uniform(5, 500), 2)
-            discount = round(gross * rng.choice((0, 0, 0, 0.05, 0.1, 0.2)), 2)
-            status = rng.choices(statuses, weights)[0]
-            store = f"S{rng.randrange(1, 21):03d}"
-            net = round(gross - discount, 2)
-            order = (f"{tenant}-O{n:09d}", tenant, day.isoformat(), store, rng.choice(_REGIONS),
-                     gross, discount, net, status)  # fmt: skip
-            yield order, datetime(day.year, day.month, day.day)
+    per_day = [(count // _DAYS, set(rng.sample(range(_DAYS), count % _DAYS))) for count in counts]
+    numbers = [0] * len(tenant_ids)
+    for offset in range(_DAYS):
+        day = _FIRST_DAY + timedelta(days=offset)
+        for t, tenant in enumerate(tenant_ids):
+            base, extra_days = per_day[t]
+            for _ in range(base + (offset in extra_days)):
+                numbers[t] += 1
+                gross = round(rng.uniform(5, 500), 2)
+                discount = round(gross * rng.choice((0, 0, 0, 0.05, 0.1, 0.2)), 2)
+                status = rng.choices(statuses, weights)[0]
+                store = f"S{rng.randrange(1, 21):03d}"
+                net = round(gross - discount, 2)
+                order = (f"{tenant}-O{numbers[t]:09d}", tenant, day.isoformat(), store,
+                         rng.choice(_REGIONS), gross, discount, net, status)  # fmt: skip
+                yield order, datetime(day.year, day.month, day.day)
 
 
 def _fulfillment(scale: Scale, tenant_ids: list[str], counts: list[int]) -> Iterator[Row]:
