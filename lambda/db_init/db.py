@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import ssl
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from typing import Any
 
+import pg8000.core
 import pg8000.native
 from pg8000.exceptions import DatabaseError, InterfaceError
 
@@ -24,6 +25,8 @@ _AUTH_FAILED = {"28P01", "28000"}
 # server states worth retrying while a proxy target or a starting server becomes available
 _RETRYABLE_SQLSTATES = {"57P03", "53300", "08006", "08001", "08004"}
 _MAX_BACKOFF_S = 8.0
+_WINDOW_STATEMENTS = 64
+_WINDOW_BYTES = 32 * 1024
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,15 @@ def server_error(error: BaseException) -> ServerError | None:
     )
 
 
+class StatementFailedError(Exception):
+    """The first statement of a pipelined run that failed, by index, with the driver's error."""
+
+    def __init__(self, index: int, error: BaseException) -> None:
+        super().__init__(index, error)
+        self.index = index
+        self.error = error
+
+
 class Session:
     """A connection with explicit transactions; statements raise SqlError with SQLSTATE."""
 
@@ -82,6 +94,42 @@ class Session:
     def execute_raw(self, sql: str) -> None:
         """Run script text as written (simple query protocol); errors propagate as pg8000's."""
         self._connection.run(sql)
+
+    def execute_pipelined(self, statements: Sequence[str]) -> None:
+        """Run statements in order, each its own simple Query, without a round trip per statement.
+
+        Up to a window of statements is sent before their replies are read (a window stays far
+        below socket buffer sizes, so neither side can block the other). Each statement keeps its
+        own statement_timeout and its own error; after a failure the replies already in flight
+        are drained (inside a transaction they fail with 25P02) and nothing more is sent.
+        Raises StatementFailedError with the index of the first failing statement.
+        """
+        connection = self._connection
+        start = 0
+        while start < len(statements):
+            end, size = start, 0
+            while (
+                end < len(statements)
+                and end - start < _WINDOW_STATEMENTS
+                and (end == start or size + len(statements[end]) <= _WINDOW_BYTES)
+            ):
+                size += len(statements[end])
+                end += 1
+            try:
+                for sql in statements[start:end]:
+                    connection.send_QUERY(sql)
+                pg8000.core._flush(connection._sock)  # pg8000 has no public pipelining API
+                failure: StatementFailedError | None = None
+                for index in range(start, end):
+                    try:
+                        connection.handle_messages(pg8000.core.Context(statements[index]))
+                    except DatabaseError as error:
+                        failure = failure or StatementFailedError(index, error)
+            except (InterfaceError, OSError) as error:
+                raise StatementFailedError(start, error) from error
+            if failure is not None:
+                raise failure
+            start = end
 
     def set_timeouts(self, *, lock_timeout_ms: int, statement_timeout_ms: int) -> None:
         """Session-wide lock and statement timeouts (SET, so they outlive transactions)."""

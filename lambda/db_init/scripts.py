@@ -16,6 +16,7 @@ SEED_NAME = re.compile(r"S(?P<version>\d{1,9})__(?P<description>[A-Za-z0-9_]+)\.
 NON_TRANSACTIONAL_MARKER = re.compile(r"^\s*--\s*shoppulse:non-transactional\s*$", re.MULTILINE)
 _DOLLAR_TAG = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$")
 _WORD = re.compile(r"[A-Za-z_]+")
+_SPECIAL = re.compile(r"--|/\*|[;'\"$]")
 _TRANSACTION_CONTROL = {"BEGIN", "COMMIT", "ROLLBACK", "START", "END", "ABORT", "SAVEPOINT"}
 
 
@@ -191,51 +192,54 @@ def split_statements(text: str, path: Path) -> Iterator[Statement]:
     """Split SQL on top-level semicolons, honouring quotes, dollar quotes and comments."""
     i, n = 0, len(text)
     start: int | None = None  # index of the first significant character of the statement
-    masked: list[str] = []  # the statement with strings and comments blanked out
-    while i < n:
-        ch = text[i]
-        nxt = text[i + 1] if i + 1 < n else ""
-        if ch == "-" and nxt == "-":
-            end = text.find("\n", i)
-            i = n if end < 0 else end
+    masked: list[str] = []  # the statement's code with strings and comments blanked out
+    while True:
+        special = _SPECIAL.search(text, i)
+        end = special.start() if special else n
+        segment = text[i:end]
+        if start is None and segment.strip():
+            start = i + len(segment) - len(segment.lstrip())
+        masked.append(segment)
+        if special is None:
+            break
+        mark, i = special.group(), end
+        if mark == "--":
+            newline = text.find("\n", i)
+            i = n if newline < 0 else newline
             continue
-        if ch == "/" and nxt == "*":
+        if mark == "/*":
             i = _skip_block_comment(text, i, path)
             masked.append(" ")
             continue
-        if ch.isspace():
-            masked.append(" ")
+        if mark == ";":
+            if start is not None:
+                yield _statement(text, start, i, masked)
+            start, masked = None, []
             i += 1
             continue
         if start is None:
             start = i
-        if ch == ";":
-            yield _statement(text, start, i, masked)
-            start, masked = None, []
-            i += 1
-            continue
-        if ch == "'":
-            backslash_escapes = i > 0 and text[i - 1] in "eE" and not _is_word_char(text, i - 2)
-            i = _skip_quoted(text, i, "'", path, backslash_escapes=backslash_escapes)
-            masked.append(" '' ")
-            continue
-        if ch == '"':
-            i = _skip_quoted(text, i, '"', path, backslash_escapes=False)
-            masked.append(' "" ')
-            continue
-        if ch == "$" and not _is_word_char(text, i - 1):
-            tag = _DOLLAR_TAG.match(text, i)
-            if tag:
-                close = text.find(tag.group(), tag.end())
-                if close < 0:
-                    raise ScriptError(f"{path}:{_line(text, i)}: unterminated {tag.group()} quote")
-                i = close + len(tag.group())
-                masked.append(" $$ ")
-                continue
-        masked.append(ch)
-        i += 1
+        i, mask = _skip_literal(text, i, mark, path)
+        masked.append(mask)
     if start is not None:
         yield _statement(text, start, n, masked)
+
+
+def _skip_literal(text: str, i: int, mark: str, path: Path) -> tuple[int, str]:
+    """Past the quoted string, identifier or dollar-quoted body at i; and what masks it."""
+    if mark == "'":
+        backslash_escapes = i > 0 and text[i - 1] in "eE" and not _is_word_char(text, i - 2)
+        return _skip_quoted(text, i, "'", path, backslash_escapes=backslash_escapes), " '' "
+    if mark == '"':
+        return _skip_quoted(text, i, '"', path, backslash_escapes=False), ' "" '
+    # "$": a dollar quote, or part of a name / positional parameter
+    tag = None if _is_word_char(text, i - 1) else _DOLLAR_TAG.match(text, i)
+    if tag is None:
+        return i + 1, "$"
+    close = text.find(tag.group(), tag.end())
+    if close < 0:
+        raise ScriptError(f"{path}:{_line(text, i)}: unterminated {tag.group()} quote")
+    return close + len(tag.group()), " $$ "
 
 
 def _statement(text: str, start: int, end: int, masked: list[str]) -> Statement:

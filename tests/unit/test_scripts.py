@@ -154,3 +154,9 @@ def test_repository_sql_loads() -> None:
     loaded = scripts.load(Path(__file__).resolve().parents[2] / "sql")
     assert loaded.migrations[0].name == "V001__initial_schema.sql"
     assert [s.label for s in loaded.seeds] == ["S001", "S002"]
+
+
+def test_empty_statements_and_dollar_signs_outside_quotes_are_handled() -> None:
+    statements = _split(";;\nPREPARE p AS SELECT $1;\nSELECT a$b FROM t;  -- trailing; comment\n")
+    assert [s.sql for s in statements] == ["PREPARE p AS SELECT $1", "SELECT a$b FROM t"]
+    assert [s.line for s in statements] == [2, 3]
