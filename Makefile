@@ -49,8 +49,10 @@ synth: $(VENV)/.dev-installed node_modules/.installed  ## cdk synth + cfn-lint f
 test: lint typecheck synth  ## ruff, mypy, every test suite, cdk synth + cfn-lint per environment
 	$(BIN)/pytest
 
+BENCHMARKS := apply_vs_psql noop_update cold_start migration_under_load
+
 bench: $(VENV)/.dev-installed  ## benchmarks that print ratios (never part of make test)
-	$(BIN)/python bench/apply_vs_psql.py
+	for name in $(BENCHMARKS); do echo "== $$name"; $(BIN)/python -m bench.$$name; done
 
 clean:  ## remove the virtualenv, node_modules, synth output and the local database
 	rm -rf $(VENV) node_modules cdk.out .shoppulse-db

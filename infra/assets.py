@@ -84,9 +84,15 @@ class LocalBundling:
         """Build the asset into output_dir; returning False would hand over to Docker."""
         del image, options  # the Docker image and command are only for the fallback
         out = Path(output_dir)
-        deps = runtime_dependencies(
-            self._root / "requirements.txt", self._root / "build" / "lambda-deps"
-        )
+        try:
+            deps = runtime_dependencies(
+                self._root / "requirements.txt", self._root / "build" / "lambda-deps"
+            )
+        except BundlingError as error:
+            if shutil.which("docker") is None:
+                raise  # no fallback: pip's own message is the useful one
+            print(f"local bundling failed, trying Docker: {error}", file=sys.stderr)
+            return False
         shutil.copytree(deps, out, dirs_exist_ok=True)
         shutil.copytree(self._root / "lambda" / "db_init", out / "db_init", ignore=_IGNORED)
         shutil.copytree(self._root / "lambda" / "certs", out / "certs", ignore=_IGNORED)

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from db_init.embedded import LocalServer
 from db_init.handler import SchemaResource
 from db_init.scripts import sql_tree_checksum
@@ -51,7 +53,7 @@ class Stack:
     secret_string: str
     sensitive: list[str] = field(default_factory=list)
 
-    def properties(self, sql_dir: Path | None = None, **overrides: str | None) -> dict[str, str]:
+    def properties(self, sql_dir: Path | None = None, /, **overrides: str | None) -> dict[str, str]:
         """ResourceProperties as the CDK app sets them (all strings); None removes one."""
         props = {
             "SecretArn": self.secret_arn,
@@ -73,14 +75,19 @@ class Stack:
                 props[name] = value
         return props
 
-    def resource(self, sql_dir: Path | None = None, **kwargs: Any) -> SchemaResource:
+    @staticmethod
+    def resource_for(sql_dir: Path, **kwargs: Any) -> SchemaResource:
         """The handler as deployed with `sql_dir` bundled (a new deploy = a new bundle)."""
-        return SchemaResource(sql_dir=sql_dir or self.sql_dir, **kwargs)
+        return SchemaResource(sql_dir=sql_dir, **kwargs)
 
     def put_secret(self, secret_string: str) -> str:
         """Replace the secret's value (as a rotation would); its ARN."""
         self.sensitive.append(secret_string)
         return put_secret(self.secret_arn.split(":")[-1].rsplit("-", 1)[0], secret_string)
+
+    def physical_id_for_target(self) -> str:
+        """The PhysicalResourceId the handler derives for the target database."""
+        return f"{self.target.database}@{self.target.host}:{self.target.port}"
 
     def snapshot(self) -> str:
         """The whole target database as pg_dump text."""
@@ -119,6 +126,34 @@ def assert_failed(response: Response, starts_with: str) -> None:
     assert len(response.reason) <= MAX_REASON, response.reason
     assert response.reason.startswith(starts_with), response.reason
     assert len(response.body) <= MAX_BODY
+
+
+def assert_no_leaks(
+    stack: Stack, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Nothing sensitive in any log record, on stdout/stderr, or in any response body."""
+    captured = capsys.readouterr()
+    records = caplog.get_records("setup") + caplog.get_records("call")
+    assert records, "the handler logged nothing"
+    assert stack.leaks(log_text(records) + captured.out + captured.err) == []
+    for response in stack.cfn.received:
+        assert stack.leaks(response.body.decode()) == []
+
+
+def assert_protocol(stack: Stack) -> None:
+    """Every response is one CloudFormation accepts: echoes the request, fits 4096 bytes."""
+    assert len(stack.cfn.sent) == len(stack.cfn.received)
+    for event, response in zip(stack.cfn.sent, stack.cfn.received, strict=True):
+        document = response.document
+        assert len(response.body) <= MAX_BODY
+        assert document["Status"] in ("SUCCESS", "FAILED")
+        assert document["PhysicalResourceId"]
+        for key in ("StackId", "RequestId", "LogicalResourceId"):
+            assert document[key] == event[key]
+        if document["Status"] == "FAILED":
+            assert 0 < len(document["Reason"]) <= MAX_REASON
+        if event.get("PhysicalResourceId"):  # no test changes the database's identity
+            assert document["PhysicalResourceId"] == event["PhysicalResourceId"]
 
 
 def log_text(records: list[logging.LogRecord]) -> str:

@@ -16,11 +16,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from db_init import engine
+from db_init import baseline, drift, engine, lint, manifest
 from db_init.db import connect
 from db_init.deadline import Deadline
 from db_init.embedded import LocalServer
-from db_init.errors import DbInitError, Outcome, SettingsError, SqlError
+from db_init.errors import BaselineRefusedError, DbInitError, Outcome, SettingsError, SqlError
 from db_init.settings import (
     ApplyOptions,
     ConnectionSettings,
@@ -31,6 +31,7 @@ from db_init.settings import (
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
 EXIT_CODES = {Outcome.FAILED: EXIT_FAILED, Outcome.USAGE: EXIT_USAGE, Outcome.REFUSED: EXIT_REFUSED}
+EXIT_CODE_KEY = "exit_code"  # a command's payload may carry a non-zero exit code
 DEFAULT_DATA_DIR = Path(".shoppulse-db")
 log = logging.getLogger("db_init.cli")
 
@@ -55,9 +56,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; any open transaction was rolled back by the server", file=sys.stderr)
         return 130
+    # lint and drift report what they found through the exit code (3 findings, 1 drift)
+    code = int(payload.pop(EXIT_CODE_KEY, EXIT_OK)) if payload else EXIT_OK
     if args.json and payload is not None:
-        print(json.dumps({"ok": True, "command": args.command} | payload, default=str))
-    return EXIT_OK
+        print(json.dumps({"ok": code == EXIT_OK, "command": args.command} | payload, default=str))
+    return code
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -121,8 +124,26 @@ def build_parser() -> argparse.ArgumentParser:
             )
         if name == "server":
             sub.add_argument("action", choices=("start", "stop", "status", "psql"))
+        if name == "lint":
+            sub.add_argument(
+                "paths", nargs="*", type=Path, help="files or directories (default: sql/migrations)"
+            )
+        if name in ("drift", "baseline"):
+            sub.add_argument(
+                "--version",
+                dest="baseline_version",
+                required=name == "baseline",
+                help="migration version, e.g. V001"
+                + (
+                    " (default: the highest the database recorded, else the newest file)"
+                    if name == "drift"
+                    else ": record it and every earlier one as applied"
+                ),
+            )
         if name == "generate":
             _add_scale_arguments(sub)
+        if name == "simulate":
+            _add_simulate_arguments(sub)
     return parser
 
 
@@ -152,12 +173,97 @@ def cmd_plan(args: argparse.Namespace) -> dict[str, Any] | None:
     target = resolve_target(args)
     pending = engine.plan(target.settings, _options(args), _deadline(args))
     if args.json:
-        return {"target": target.description, "pending": [s.name for s in pending]}
+        return {
+            "target": target.description,
+            "pending": [s.name for s in pending],
+            "scripts": [
+                {"label": s.label, "kind": s.kind.value, "script": s.name, "checksum": s.checksum}
+                for s in pending
+            ],
+            "manifest": manifest.manifest_of(_options(args).sql_dir),
+        }
     if not pending:
         print("nothing pending")
     for script in pending:
         note = "" if script.transactional else "  (non-transactional: runs alone)"
-        print(f"pending {script.kind.value:9} {script.path.parent.name}/{script.name}{note}")
+        print(
+            f"pending {script.kind.value:9} {script.label} {script.checksum[:8]} "
+            f"{script.path.parent.name}/{script.name}{note}"
+        )
+    return None
+
+
+def cmd_lint(args: argparse.Namespace) -> dict[str, Any] | None:
+    """Lint migrations for destructive changes with PostgreSQL's parser (no database needed)."""
+    paths = args.paths or [_options(args).sql_dir / "migrations"]
+    reports = lint.lint_paths(paths)
+    errors = [f for r in reports for f in r.errors]
+    allowed = [f for r in reports for f in r.allowed]
+    code = EXIT_REFUSED if errors else EXIT_OK
+    if args.json:
+        return {
+            EXIT_CODE_KEY: code,
+            "files": len(reports),
+            "findings": [f.to_dict() for f in errors],
+            "allowed": [f.to_dict() for f in allowed],
+        }
+    for finding in errors:
+        print(finding)
+    for finding in allowed:
+        print(f"{finding.path}:{finding.line} {finding.rule} allowed: {finding.allowed_by}")
+    print(
+        f"lint: {len(errors)} finding(s), {len(allowed)} allowed by marker, "
+        f"in {len(reports)} file(s)",
+        file=sys.stderr,
+    )
+    return {EXIT_CODE_KEY: code}
+
+
+def cmd_drift(args: argparse.Namespace) -> dict[str, Any] | None:
+    """Compare the live schema with the migrations built in a scratch PostgreSQL."""
+    target = resolve_target(args)
+    up_to = baseline.parse_version(args.baseline_version) if args.baseline_version else None
+    report = drift.check(target.settings, _options(args), _deadline(args), up_to=up_to)
+    code = EXIT_FAILED if report.differences else EXIT_OK
+    if args.json:
+        return {EXIT_CODE_KEY: code, "target": target.description, "report": report.to_dict()}
+    upto = f"V{report.compared_with:03d}" if report.compared_with else "none"
+    if not report.differences:
+        print(
+            f"no drift: {report.database} matches the migrations up to {upto} "
+            f"({report.object_count} objects)"
+        )
+    else:
+        print(
+            f"drift: {report.drift_count} difference(s) between {report.database} "
+            f"and the migrations up to {upto}:"
+        )
+    for difference in report.differences:
+        print(f"  {difference}")
+    return {EXIT_CODE_KEY: code}
+
+
+def cmd_baseline(args: argparse.Namespace) -> dict[str, Any] | None:
+    """Record migrations up to --version as applied after proving the schema matches them."""
+    target = resolve_target(args)
+    version = baseline.parse_version(args.baseline_version)
+    try:
+        result = baseline.adopt(target.settings, _options(args), _deadline(args), version)
+    except BaselineRefusedError as error:
+        if not args.json:
+            print("the live schema differs from the migrations:", file=sys.stderr)
+            for difference in error.differences:
+                print(f"  {difference}", file=sys.stderr)
+        raise
+    if args.json:
+        return {"target": target.description, "result": result.to_dict()}
+    if result.already_recorded:
+        print(f"nothing to do: {result.database} already records V{version:03d}")
+    else:
+        print(
+            f"baseline: recorded {' '.join(result.recorded)} as applied in {result.database} "
+            f"({result.object_count} objects matched)"
+        )
     return None
 
 
@@ -268,6 +374,57 @@ def _add_scale_arguments(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--csv-dir", type=Path, help="write CSV files here instead of loading")
 
 
+def cmd_simulate(args: argparse.Namespace) -> dict[str, Any] | None:
+    """Replay a CloudFormation event through the handler; print the response it would send."""
+    try:
+        from db_init import simulator  # noqa: PLC0415 - needs the development requirements
+    except ImportError as error:
+        raise SettingsError(
+            f"simulate needs the development requirements ({error.name} is missing): "
+            "pip install -r requirements-dev.txt"
+        ) from None
+    try:
+        template = json.loads(args.event.read_text())
+    except (OSError, ValueError) as error:
+        raise SettingsError(f"cannot read event {args.event}: {error}") from None
+    secret = args.secret_file.read_text() if args.secret_file else None
+    target = resolve_target(args)
+    level = args.verbose - args.quiet
+    # The handler logs JSON lines through the root logger, as in Lambda (stderr here).
+    logging.getLogger("db_init").handlers.clear()
+    response = simulator.replay(
+        template,
+        target=target.settings,
+        sql_dir=_options(args).sql_dir,
+        secret_string=secret,
+        database=args.database,
+        timeout_s=args.timeout or 300.0,
+        log_level=logging.DEBUG if level > 0 else logging.WARNING if level < 0 else logging.INFO,
+    )
+    print(json.dumps(response.document, indent=2))
+    return {EXIT_CODE_KEY: EXIT_OK if response.status == "SUCCESS" else EXIT_FAILED}
+
+
+def _add_simulate_arguments(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("event", type=Path, help="event JSON, e.g. tests/events/create.json")
+    sub.add_argument(
+        "--secret-file",
+        type=Path,
+        help="JSON secret string as RDS stores it (default: the target's own credentials)",
+    )
+    sub.formatter_class = argparse.RawDescriptionHelpFormatter
+    sub.epilog = (
+        "The event runs through db_init.handler in-process, with a Lambda-like context\n"
+        "(--timeout: the Lambda's remaining seconds, default 300). The database secret is put\n"
+        "in an in-process Secrets Manager (moto, fake credentials: nothing reaches AWS),\n"
+        "holding --secret-file or the target's credentials (embedded server by default).\n"
+        "Placeholders in the event: ${SecretArn} ${Host} ${Port} ${DatabaseName} (--database)\n"
+        "${SqlChecksum} (of --sql-dir). The response is received over HTTPS on 127.0.0.1\n"
+        "and printed on stdout (exit 1 if FAILED); the handler's JSON logs go to stderr.\n"
+        "Nothing secret is printed. Needs requirements-dev.txt (boto3, moto, cryptography)."
+    )
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -277,11 +434,30 @@ def _positive(text: str) -> int:
 
 _COMMANDS: list[tuple[str, Callable[[argparse.Namespace], dict[str, Any] | None], str]] = [
     ("apply", cmd_apply, "apply pending migrations (and seeds), verify, commit only if all pass"),
-    ("plan", cmd_plan, "list what apply would run (changes nothing)"),
+    ("plan", cmd_plan, "list what apply would run, with checksums (changes nothing)"),
+    ("lint", cmd_lint, "lint migrations for destructive changes; exit 0 clean, 3 findings"),
+    (
+        "drift",
+        cmd_drift,
+        "compare the live schema with the migrations built in a scratch PostgreSQL; "
+        "exit 0 no drift, 1 drift",
+    ),
+    (
+        "baseline",
+        cmd_baseline,
+        "adopt a database built without shoppulse-db: record migrations up to --version as "
+        "applied once the schema is proven to match (refused otherwise, with the differences)",
+    ),
     ("verify", cmd_verify, "check history and schema against sql/ (changes nothing)"),
     ("status", cmd_status, "show each migration and seed and its state"),
     ("server", cmd_server, "start, stop, inspect or psql into the embedded PostgreSQL"),
     ("generate", cmd_generate, "load deterministic sample data at scale (COPY, progress bar)"),
+    (
+        "simulate",
+        cmd_simulate,
+        "replay a CloudFormation event (tests/events/*.json) through the custom resource "
+        "handler and print the response it would send",
+    ),
 ]
 
 

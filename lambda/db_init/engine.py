@@ -9,7 +9,7 @@ from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from db_init import ledger, roles, scripts, verify
+from db_init import ledger, lint, roles, scripts, verify
 from db_init.db import Session, as_error, connect, is_driver_error, quote_identifier, server_error
 from db_init.deadline import Deadline
 from db_init.errors import (
@@ -148,11 +148,15 @@ def apply(target: ConnectionSettings, options: ApplyOptions, deadline: Deadline)
     timer = _Timer()
     scriptset = scripts.load(options.sql_dir)
     expected = verify.load_expectations(options.sql_dir)
+    with timer.phase("lint"):
+        findings = lint_reports(scriptset)
     with timer.phase("connect"):
         session = _session(target, options, deadline)
     with closing(session), ledger.locked(session, deadline=deadline, wait_s=deadline.remaining()):
         history = ledger.read(session)
         pending = plan_scripts(scriptset, history, with_seeds=options.apply_seeds)
+        if findings is not None:
+            lint.refuse_unallowed(findings, names={s.name for s in pending})
         log.info(
             "%d script(s) pending in %s%s",
             len(pending),
@@ -181,6 +185,20 @@ def apply(target: ConnectionSettings, options: ApplyOptions, deadline: Deadline)
         undeclared=tuple(report.extras),
         not_rehearsed=tuple(skipped),
         timings_ms=timer.total(),
+    )
+
+
+def lint_reports(scriptset: ScriptSet) -> list[lint.FileReport] | None:
+    """Lint every migration (later files see earlier ones); None where pglast is absent.
+
+    The Lambda bundle has no pglast: there the lint that ran at synth time over the same
+    bytes stands in for this one.
+    """
+    if not lint.available():
+        log.debug("pglast not installed: relying on the lint that ran at synth time")
+        return None
+    return lint.lint_texts(
+        (m.path, m.path.read_text(encoding="utf-8")) for m in scriptset.migrations
     )
 
 
@@ -407,9 +425,16 @@ def _run_script(session: Session, script: Script, deadline: Deadline) -> Applied
                 raise
             raise _statement_failure(error, script, statement, where, deadline) from error
     duration_ms = round((time.monotonic() - started) * 1000)
-    ledger.record(session, script, duration_ms)
+    ledger.record(session, script, duration_ms, allowed=allow_markers(script))
     log.info("applied %s in %d ms", where, duration_ms, extra={"duration_ms": duration_ms})
     return AppliedScript(script.kind.value, script.version, script.name, duration_ms)
+
+
+def allow_markers(script: Script) -> list[dict[str, Any]]:
+    """The file's lint allow markers (rule, reason, line), as recorded in the history."""
+    if script.kind is not Kind.MIGRATION:
+        return []
+    return [asdict(a) for a in lint.allowances(script.path.read_text(encoding="utf-8"))]
 
 
 def _statement_failure(

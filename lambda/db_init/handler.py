@@ -67,6 +67,7 @@ class SchemaResource:
             stack_id=str(event.get("StackId", "")),
             logical_resource_id=str(event.get("LogicalResourceId", "")),
             request_type=str(event.get("RequestType", "")),
+            cfn_request_id=str(event.get("RequestId", "")),
         )
         logs.redact(event.get("ResponseURL"))
         log.info("request received", extra={"event": logs.without_response_url(event)})

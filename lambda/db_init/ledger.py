@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,10 +33,17 @@ _CREATE = (
         applied_at timestamptz NOT NULL DEFAULT now(),
         duration_ms integer NOT NULL,
         applied_by text NOT NULL DEFAULT current_user,
+        allowed jsonb,
+        baseline boolean NOT NULL DEFAULT false,
         PRIMARY KEY (kind, version)
     )""",
     f"COMMENT ON TABLE {TABLE} IS 'Applied ShopPulse migrations and seeds (shoppulse-db)'",
 )
+# Columns added after the first release; ledgers created before them get them in ensure().
+_LATER_COLUMNS = {
+    "allowed": "jsonb",  # the lint allow markers ({rule, reason, line}) the file carried
+    "baseline": "boolean NOT NULL DEFAULT false",  # recorded by `baseline`, not run by us
+}
 
 
 @dataclass(frozen=True)
@@ -67,20 +75,41 @@ def read(session: Session) -> list[Entry]:
 
 def ensure(session: Session) -> None:
     """Create the history schema and table if missing (inside the caller's transaction)."""
-    if exists(session):
+    if not exists(session):
+        for statement in _CREATE:
+            session.query(statement)
         return
-    for statement in _CREATE:
-        session.query(statement)
+    present = {
+        row[0]
+        for row in session.query(
+            "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(:name) AND attnum > 0",
+            name=TABLE,
+        )
+    }
+    # Checked first so an up-to-date ledger is not locked ACCESS EXCLUSIVE on every run.
+    for column, definition in _LATER_COLUMNS.items():
+        if column not in present:
+            session.query(f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS {column} {definition}")
 
 
-def record(session: Session, script: Script, duration_ms: int) -> None:
+def record(
+    session: Session,
+    script: Script,
+    duration_ms: int,
+    *,
+    allowed: Sequence[Mapping[str, object]] = (),
+    baseline: bool = False,
+) -> None:
     """Record `script` as applied; a re-applied seed (changed checksum) replaces its row."""
     session.query(
-        f"""INSERT INTO {TABLE} (kind, version, description, script, checksum, duration_ms)
-            VALUES (:kind, :version, :description, :script, :checksum, :duration_ms)
+        f"""INSERT INTO {TABLE}
+              (kind, version, description, script, checksum, duration_ms, allowed, baseline)
+            VALUES (:kind, :version, :description, :script, :checksum, :duration_ms,
+                    CAST(:allowed AS jsonb), :baseline)
             ON CONFLICT (kind, version) DO UPDATE SET
               description = EXCLUDED.description, script = EXCLUDED.script,
               checksum = EXCLUDED.checksum, duration_ms = EXCLUDED.duration_ms,
+              allowed = EXCLUDED.allowed, baseline = EXCLUDED.baseline,
               applied_at = now(), applied_by = current_user""",
         kind=script.kind.value,
         version=script.version,
@@ -88,6 +117,8 @@ def record(session: Session, script: Script, duration_ms: int) -> None:
         script=script.name,
         checksum=script.checksum,
         duration_ms=duration_ms,
+        allowed=json.dumps(list(allowed)) if allowed else None,
+        baseline=baseline,
     )
 
 

@@ -212,15 +212,20 @@ def lint_texts(files: Iterable[tuple[Path, str]]) -> list[FileReport]:
 
 
 def refuse_unallowed(reports: Sequence[FileReport], *, names: set[str]) -> None:
-    """Raise LintError when a file among `names` (file names) has a finding no marker allows."""
-    errors = [f for r in reports if r.path.name in names for f in r.errors]
+    """Raise LintError when a file among `names` (file names) has a finding no marker allows.
+
+    Syntax errors are left to the server, whose parser version is the one that counts and
+    whose error names the file, line and SQLSTATE.
+    """
+    errors = [
+        f for r in reports if r.path.name in names for f in r.errors if f.rule != "syntax-error"
+    ]
     if not errors:
         return
-    shown = "; ".join(f"{f.path.parent.name}/{f}" for f in errors[:2])
-    more = f" (+{len(errors) - 2} more)" if len(errors) > 2 else ""
+    first = replace(errors[0], path=Path(errors[0].path.parent.name) / errors[0].path.name)
+    more = f" (+{len(errors) - 1} more: `shoppulse-db lint`)" if len(errors) > 1 else ""
     raise LintError(
-        f"{shown}{more}; nothing was applied -- make the change safely, or add "
-        "`-- allow: <rule-id> reason: <why>` to the file (`shoppulse-db lint` lists all)"
+        f"{first}{more}; nothing was applied -- or allow it: `-- allow: {first.rule} reason: ...`"
     )
 
 

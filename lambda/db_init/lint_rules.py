@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from pglast import ast, enums, parse_sql
-from pglast.parser import ParseError, scan
+from pglast.parser import ParseError, scan, split
 
 NON_TRANSACTIONAL_MARKER = "shoppulse:non-transactional"
 Hit = tuple[int, str, str]  # (file line, rule id, what the statement does)
@@ -42,23 +43,48 @@ class _File:
 
 
 def lint_file(text: str, state: SetState) -> tuple[list[Hit], list[tuple[int, str]]]:
-    """Findings of one file, and its whole-line `--` comments (line, text) for the markers."""
-    comments = _line_comments(text)
+    """Findings of one file, and its whole-line `--` comments (line, text) for the markers.
+
+    Statements are parsed one at a time so a file of many large INSERTs never holds more
+    than one statement's tree in memory.
+    """
+    pieces = list(_pieces(text))
+    lines = _Lines(text)
+    comments = [c for offset, piece in pieces for c in _line_comments(lines, offset, piece)]
     transactional = not any(c[2:].strip() == NON_TRANSACTIONAL_MARKER for _, c in comments)
-    try:
-        statements = parse_sql(text)
-    except ParseError as error:
-        position = error.args[1] if len(error.args) > 1 else 0
-        return [(_line(text, int(position)), "syntax-error", str(error.args[0]))], comments
     current = _File(state=state, transactional=transactional)
     hits: list[Hit] = []
-    for raw in statements:
-        current.line = _line(text, raw.stmt_location or 0)
-        rule = _RULES.get(type(raw.stmt)) if raw.stmt is not None else None
-        if rule is not None:
-            hits += rule(raw.stmt, current)
+    for offset, piece in pieces:
+        try:
+            statements = parse_sql(piece)
+        except ParseError as error:
+            position = int(error.args[1]) if len(error.args) > 1 else 0
+            hits.append((lines.of(offset + position), "syntax-error", str(error.args[0])))
+            continue
+        for raw in statements:
+            current.line = lines.of(offset + (raw.stmt_location or 0))
+            rule = _RULES.get(type(raw.stmt)) if raw.stmt is not None else None
+            if rule is not None:
+                hits += rule(raw.stmt, current)
     state.validated_not_null |= current.validated_here
     return hits, comments
+
+
+def _pieces(text: str) -> Iterator[tuple[int, str]]:
+    """(offset, text) of each statement and of each stretch between statements, in order."""
+    try:
+        slices = split(text, with_parser=True, only_slices=True)
+    except ParseError:  # still find the statements (and the error's line) one by one
+        slices = split(text, with_parser=False, only_slices=True)
+    end = 0
+    for part in slices:
+        start, stop = int(part.start or 0), int(part.stop or 0)
+        if start > end:
+            yield end, text[end:start]
+        yield start, text[start:stop]
+        end = stop
+    if end < len(text):
+        yield end, text[end:]
 
 
 def _create_table(node: ast.CreateStmt, current: _File) -> Iterator[Hit]:
@@ -338,18 +364,37 @@ def _dotted(name: Any) -> str:
     return ".".join(str(part.sval) for part in name if isinstance(part, ast.String))
 
 
-def _line_comments(text: str) -> list[tuple[int, str]]:
-    """Every `--` comment that starts its line, found by the SQL scanner (not inside strings)."""
+def _line_comments(lines: _Lines, offset: int, piece: str) -> list[tuple[int, str]]:
+    """Every `--` comment of `piece` that starts its line, found by the SQL scanner."""
     comments: list[tuple[int, str]] = []
-    for token in scan(text):
+    for token in scan(piece):
         if token.name != "SQL_COMMENT":
             continue
-        line_start = text.rfind("\n", 0, token.start) + 1
-        if text[line_start : token.start].strip():
+        if not lines.starts_line(offset + token.start):
             continue  # a trailing comment after a statement is not a marker
-        comments.append((_line(text, token.start), text[token.start : token.end + 1].strip()))
+        comments.append(
+            (lines.of(offset + token.start), piece[token.start : token.end + 1].strip())
+        )
     return comments
 
 
-def _line(text: str, index: int) -> int:
-    return text.count("\n", 0, index) + 1
+class _Lines:
+    """Line numbers of character offsets, by binary search over the newline positions."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.newlines: list[int] = []
+        at = text.find("\n")
+        while at >= 0:
+            self.newlines.append(at)
+            at = text.find("\n", at + 1)
+
+    def of(self, index: int) -> int:
+        """1-based line of `index`."""
+        return bisect.bisect_left(self.newlines, index) + 1
+
+    def starts_line(self, index: int) -> bool:
+        """Whether only whitespace precedes `index` on its line."""
+        line = self.of(index)
+        start = self.newlines[line - 2] + 1 if line > 1 else 0
+        return not self.text[start:index].strip()

@@ -48,7 +48,9 @@ def configure(level: int) -> None:
         root.addHandler(logging.StreamHandler())
     for handler in root.handlers:
         handler.setFormatter(JsonFormatter())
-    logging.getLogger("db_init").setLevel(level)
+    package = logging.getLogger("db_init")
+    package.setLevel(level)
+    package.propagate = True  # through the root handlers, as the Lambda runtime expects
     # Why pinned: at DEBUG these print the event's ResponseURL and Secrets Manager responses.
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.INFO, level))

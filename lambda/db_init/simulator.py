@@ -9,9 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import json
+import logging
 import os
 import secrets
 import ssl
+import tempfile
 import threading
 import time
 import uuid
@@ -22,6 +24,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+
+from db_init.errors import SettingsError
+from db_init.scripts import sql_tree_checksum
+from db_init.settings import ConnectionSettings
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -120,7 +126,7 @@ class ResponseReceiver:
         context.load_cert_chain(tls.cert, tls.key)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self.received))
         self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
         self._saved_cert_file = os.environ.get("SSL_CERT_FILE")
         os.environ["SSL_CERT_FILE"] = str(tls.ca)
         return self
@@ -184,6 +190,7 @@ class CloudFormation:
         self.timeout_s = timeout_s
         self.service_timeout_s = service_timeout_s
         self.sent: list[dict[str, Any]] = []
+        self.received: list[Response] = []
 
     def event(
         self,
@@ -250,13 +257,76 @@ class CloudFormation:
         bodies = self.receiver.received.pop("/" + key, [])
         if len(bodies) != 1:
             raise SimulatorError(f"expected exactly one response, got {len(bodies)}")
-        return Response(body=bodies[0], document=json.loads(bodies[0]), seconds=seconds)
+        response = Response(body=bodies[0], document=json.loads(bodies[0]), seconds=seconds)
+        self.received.append(response)
+        return response
 
     def _with_provider(self, properties: Mapping[str, str]) -> dict[str, str]:
         provider = {"ServiceToken": SERVICE_TOKEN}
         if self.service_timeout_s is not None:
             provider["ServiceTimeout"] = str(self.service_timeout_s)
         return provider | dict(properties)
+
+
+def replay(
+    template: Mapping[str, Any],
+    *,
+    target: ConnectionSettings,
+    sql_dir: Path,
+    secret_string: str | None = None,
+    database: str | None = None,
+    timeout_s: float = 300.0,
+    log_level: int = logging.INFO,
+) -> Response:
+    """Send one event file to the handler, as CloudFormation would, against `target`.
+
+    Placeholders filled in: ${SecretArn} (a moto secret holding `secret_string`, default the
+    target's credentials), ${Host}, ${Port}, ${DatabaseName}, ${SqlChecksum} (of `sql_dir`).
+    The ResponseURL is always replaced by the local receiver's.
+    """
+    from db_init.handler import SchemaResource  # noqa: PLC0415 - needs crhelper and boto3
+
+    _check_event(template)
+    with (
+        tempfile.TemporaryDirectory() as workdir,
+        ResponseReceiver(Path(workdir)) as receiver,
+        offline_aws(),
+    ):
+        secret = secret_string or json.dumps(
+            {
+                "username": target.user,
+                "password": target.password,
+                "engine": "postgres",
+                "host": target.host,
+                "port": target.port,
+            }
+        )
+        values = {
+            "SecretArn": put_secret("shoppulse/simulated", secret),
+            "Host": target.host,
+            "Port": str(target.port),
+            "DatabaseName": database or target.database,
+            "SqlChecksum": sql_tree_checksum(sql_dir),
+        }
+        event = fill(dict(template), values)
+        event["ResponseURL"] = receiver.url(
+            event["StackId"], event["LogicalResourceId"], event["RequestId"]
+        )
+        resource = SchemaResource(sql_dir=sql_dir, log_level=log_level)
+        cfn = CloudFormation(resource, receiver)
+        return cfn.send(event, timeout_s=timeout_s)
+
+
+def _check_event(event: Mapping[str, Any]) -> None:
+    if event.get("RequestType") not in ("Create", "Update", "Delete"):
+        raise SettingsError("the event's RequestType must be Create, Update or Delete")
+    missing = [
+        key
+        for key in ("StackId", "RequestId", "LogicalResourceId", "ResourceProperties")
+        if key not in event
+    ]
+    if missing:
+        raise SettingsError(f"the event lacks {', '.join(missing)}")
 
 
 @contextmanager

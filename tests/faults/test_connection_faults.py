@@ -19,8 +19,10 @@ from tests.postgres import add_migration, query, snapshot
 ADD_COLUMN = "ALTER TABLE tenants ADD COLUMN fault_probe integer;\n"
 
 
-def _through(relay: Relay, target: ConnectionSettings, **changes: float) -> ConnectionSettings:
-    return replace(target, port=relay.port, **changes)
+def _through(
+    relay: Relay, target: ConnectionSettings, *, connect_timeout_s: float = 10.0
+) -> ConnectionSettings:
+    return replace(target, port=relay.port, connect_timeout_s=connect_timeout_s)
 
 
 def test_server_accepting_late_succeeds_within_the_retry_budget(

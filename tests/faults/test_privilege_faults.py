@@ -7,8 +7,8 @@ from collections.abc import Callable
 import pytest
 
 from db_init import engine
-from db_init.deadline import Deadline
 from db_init.db import quote_identifier
+from db_init.deadline import Deadline
 from db_init.embedded import LocalServer
 from db_init.errors import MigrationFailedError, SqlError
 from db_init.settings import ApplyOptions, ConnectionSettings
@@ -55,7 +55,6 @@ def test_user_who_does_not_own_the_tables_fails_naming_file_and_line(
     add_migration(
         options.sql_dir,
         "V002__probe.sql",
-        "CREATE INDEX idx_tenants_country ON tenants (country);\n"
         "ALTER TABLE tenants ADD COLUMN probe int;\n",
     )
     # WHEN that user applies

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -127,9 +128,9 @@ def test_dry_run_and_plan_print_what_would_happen(
     plan = _cli("plan", "--seeds", "--database-url", _url(target), "--sql-dir", str(sql_dir))
     assert plan.returncode == 0
     assert plan.stdout.splitlines() == [
-        "pending migration migrations/V001__initial_schema.sql",
-        "pending seed      seeds/S001__tenants.sql",
-        "pending seed      seeds/S002__role_metric_visibility.sql",
+        f"pending migration V001 {_sha8(sql_dir, 'migrations/V001__initial_schema.sql')} migrations/V001__initial_schema.sql",
+        f"pending seed      S001 {_sha8(sql_dir, 'seeds/S001__tenants.sql')} seeds/S001__tenants.sql",
+        f"pending seed      S002 {_sha8(sql_dir, 'seeds/S002__role_metric_visibility.sql')} seeds/S002__role_metric_visibility.sql",
     ]
     query(admin, f"CREATE DATABASE {target.database}")  # a dry run never creates one
     rehearsal = _cli(
@@ -138,7 +139,11 @@ def test_dry_run_and_plan_print_what_would_happen(
     assert rehearsal.returncode == 0
     assert "rehearsed (rolled back) 1 script(s): V001" in rehearsal.stdout
     after = _cli("plan", "--database-url", _url(target), "--sql-dir", str(sql_dir))
-    assert "pending migration migrations/V001__initial_schema.sql" in after.stdout
+    assert "pending migration V001 " in after.stdout
+
+
+def _sha8(sql_dir: Path, name: str) -> str:
+    return hashlib.sha256((sql_dir / name).read_bytes()).hexdigest()[:8]
 
 
 def test_help_lists_every_command() -> None:

@@ -135,5 +135,5 @@ def test_no_scenario_reveals_a_password(
     assert {f["error"]["kind"] for f in failures} == {"MigrationFailedError", "AuthenticationError"}
     assert any("retrying in" in text for text in transcript.texts)
     # ... and no password appears anywhere in what they printed or logged
-    assert len(transcript.texts) > 20
+    assert transcript.leaks(target.database)  # the transcript holds what the runs said
     assert transcript.leaks(real, wrong) == []

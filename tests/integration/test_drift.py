@@ -1,0 +1,177 @@
+"""Drift: the live catalog against the one the migrations build in a scratch database."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from db_init import drift, engine
+from db_init.deadline import Deadline
+from db_init.embedded import LocalServer
+from db_init.settings import ApplyOptions, ConnectionSettings
+from tests.postgres import REPO, add_migration, query, snapshot
+
+HAND_MADE_CHANGES = """
+ALTER TABLE orders ADD COLUMN legacy_code varchar(5);
+DROP INDEX idx_orders_status;
+ALTER TABLE tenants ALTER COLUMN plan_tier SET DEFAULT 'Basic';
+ALTER TABLE tenants ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON tenants USING (tenant_id = current_user);
+DROP TRIGGER trg_users_updated_at ON users;
+"""
+
+
+def _url(settings: ConnectionSettings) -> str:
+    return (
+        f"postgresql://{settings.user}:{settings.password}@{settings.host}:{settings.port}/"
+        f"{settings.database}?sslmode=disable"
+    )
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "db_init", *args],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(REPO / "lambda"), "PATH": "/usr/bin:/bin"},
+        check=False,
+        timeout=180,
+    )
+
+
+@pytest.fixture
+def applied(target: ConnectionSettings, options: ApplyOptions, deadline: Deadline) -> None:
+    """The target database with the repository's migrations and seeds applied by us."""
+    engine.apply(target, options, deadline)
+
+
+@pytest.mark.usefixtures("applied")
+def test_freshly_applied_database_has_no_drift(
+    admin: ConnectionSettings, target: ConnectionSettings, options: ApplyOptions, deadline: Deadline
+) -> None:
+    report = drift.check(target, options, deadline, scratch=drift.existing_server(admin))
+
+    assert report.differences == ()
+    assert report.compared_with == 1
+    # 8 tables with their columns, constraints, indexes and triggers, plus the trigger function
+    assert report.object_count > 100
+    assert report.pending_owners == ()
+
+
+@pytest.mark.usefixtures("applied")
+def test_hand_made_changes_are_each_reported_and_nothing_is_changed(
+    pg_server: LocalServer,
+    admin: ConnectionSettings,
+    target: ConnectionSettings,
+    options: ApplyOptions,
+    deadline: Deadline,
+) -> None:
+    # GIVEN someone changed the live schema by hand
+    query(target, HAND_MADE_CHANGES)
+    before = snapshot(pg_server, target)
+
+    # WHEN drift is checked
+    report = drift.check(target, options, deadline, scratch=drift.existing_server(admin))
+
+    # THEN every change is one difference, kind by kind, and the database is untouched
+    assert [str(d) for d in report.differences] == [
+        "changed table public.tenants: expected table, live table, row level security",
+        "unexpected column public.orders.legacy_code: character varying(5)",
+        "changed column public.tenants.plan_tier: expected character varying(20) not null "
+        "default 'Standard'::character varying, live character varying(20) not null default "
+        "'Basic'::character varying",
+        "missing index public.orders.idx_orders_status: CREATE INDEX idx_orders_status ON "
+        "public.orders USING btree (status)",
+        "missing trigger public.users.trg_users_updated_at: CREATE TRIGGER trg_users_updated_at "
+        "BEFORE UPDATE ON public.users FOR EACH ROW EXECUTE FUNCTION set_updated_at()",
+        "unexpected policy public.tenants.tenant_isolation: permissive for all to public using "
+        "(((tenant_id)::text = CURRENT_USER))",
+    ]
+    assert report.drift_count == 6
+    assert snapshot(pg_server, target) == before
+
+
+@pytest.mark.usefixtures("applied")
+def test_changed_function_body_is_drift(
+    admin: ConnectionSettings, target: ConnectionSettings, options: ApplyOptions, deadline: Deadline
+) -> None:
+    query(
+        target,
+        "CREATE OR REPLACE FUNCTION set_updated_at() RETURNS trigger LANGUAGE plpgsql "
+        "AS $$ BEGIN RETURN NEW; END; $$",
+    )
+
+    report = drift.check(target, options, deadline, scratch=drift.existing_server(admin))
+
+    assert [(d.change, d.kind, d.name) for d in report.differences] == [
+        ("changed", "function", "public.set_updated_at()")
+    ]
+
+
+@pytest.mark.usefixtures("applied")
+def test_drift_on_an_object_a_pending_migration_alters_is_a_conflict(
+    admin: ConnectionSettings,
+    target: ConnectionSettings,
+    options: ApplyOptions,
+    sql_dir: Path,
+    deadline: Deadline,
+) -> None:
+    # GIVEN drift on orders and on tenants, and a pending migration that alters orders only
+    query(target, "ALTER TABLE orders ADD COLUMN legacy_code varchar(5)")
+    query(target, "ALTER TABLE tenants ADD COLUMN legacy_code varchar(5)")
+    add_migration(
+        sql_dir, "V002__orders_channel.sql", "ALTER TABLE orders ADD COLUMN channel text;"
+    )
+
+    report = drift.check(target, options, deadline, scratch=drift.existing_server(admin))
+
+    # THEN it compares with what the database recorded (V001) and flags only the orders drift
+    assert report.compared_with == 1
+    assert report.pending_owners == ("public.orders",)
+    assert [d.name for d in report.conflicts] == ["public.orders.legacy_code"]
+    assert report.drift_count == 2
+
+
+def test_default_scratch_is_an_embedded_server_that_is_removed_afterwards(
+    target: ConnectionSettings,
+    options: ApplyOptions,
+    deadline: Deadline,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    engine.apply(target, options, deadline)
+    scratch_root = tmp_path / "scratch"
+    scratch_root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch_root))
+
+    report = drift.check(target, options, deadline)
+
+    assert report.differences == () and report.object_count > 100
+    assert list(scratch_root.iterdir()) == []  # stopped and deleted
+
+
+@pytest.mark.usefixtures("applied")
+def test_cli_drift_exit_codes_and_json(target: ConnectionSettings, sql_dir: Path) -> None:
+    clean = _cli("drift", "--database-url", _url(target), "--sql-dir", str(sql_dir))
+    assert clean.returncode == 0, clean.stderr
+    assert clean.stdout.startswith(f"no drift: {target.database} matches the migrations up to V001")
+
+    query(target, "ALTER TABLE orders ADD COLUMN legacy_code varchar(5)")
+    drifted = _cli("drift", "--json", "--database-url", _url(target), "--sql-dir", str(sql_dir))
+
+    assert drifted.returncode == 1, drifted.stderr
+    body = json.loads(drifted.stdout)
+    assert body["ok"] is False and body["report"]["drift_count"] == 1
+    assert body["report"]["differences"][0] == {
+        "change": "unexpected",
+        "kind": "column",
+        "name": "public.orders.legacy_code",
+        "owner": "public.orders",
+        "expected": None,
+        "live": "character varying(5)",
+    }
