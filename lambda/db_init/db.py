@@ -119,22 +119,30 @@ class Session:
                 for sql in statements[start:end]:
                     connection.send_QUERY(sql)
                 pg8000.core._flush(connection._sock)  # pg8000 has no public pipelining API
-                failure: StatementFailedError | None = None
-                for index in range(start, end):
-                    try:
-                        connection.handle_messages(pg8000.core.Context(statements[index]))
-                    except DatabaseError as error:
-                        failure = failure or StatementFailedError(index, error)
             except (InterfaceError, OSError) as error:
                 raise StatementFailedError(start, error) from error
+            failure: StatementFailedError | None = None
+            for index in range(start, end):
+                try:
+                    connection.handle_messages(pg8000.core.Context(statements[index]))
+                except DatabaseError as error:
+                    failure = failure or StatementFailedError(index, error)
+                except (InterfaceError, OSError) as error:
+                    # the connection is gone: the first error seen is the one to report
+                    raise failure or StatementFailedError(index, error) from error
             if failure is not None:
                 raise failure
             start = end
 
     def set_timeouts(self, *, lock_timeout_ms: int, statement_timeout_ms: int) -> None:
         """Session-wide lock and statement timeouts (SET, so they outlive transactions)."""
-        self.query(f"SET lock_timeout = {int(lock_timeout_ms)}")
-        self.query(f"SET statement_timeout = {int(statement_timeout_ms)}")
+        try:  # one round trip for both
+            self._connection.run(
+                f"SET lock_timeout = {int(lock_timeout_ms)}; "
+                f"SET statement_timeout = {int(statement_timeout_ms)}"
+            )
+        except (DatabaseError, InterfaceError) as error:
+            raise as_error(error) from error
 
     @contextmanager
     def transaction(self, *, commit: bool = True) -> Iterator[None]:

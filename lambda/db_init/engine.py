@@ -10,7 +10,14 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from db_init import ledger, lint, roles, scripts, verify
-from db_init.db import Session, as_error, connect, is_driver_error, quote_identifier, server_error
+from db_init.db import (
+    Session,
+    StatementFailedError,
+    as_error,
+    connect,
+    quote_identifier,
+    server_error,
+)
 from db_init.deadline import Deadline
 from db_init.errors import (
     ChecksumMismatchError,
@@ -148,15 +155,17 @@ def apply(target: ConnectionSettings, options: ApplyOptions, deadline: Deadline)
     timer = _Timer()
     scriptset = scripts.load(options.sql_dir)
     expected = verify.load_expectations(options.sql_dir)
-    with timer.phase("lint"):
-        findings = lint_reports(scriptset)
     with timer.phase("connect"):
         session = _session(target, options, deadline)
     with closing(session), ledger.locked(session, deadline=deadline, wait_s=deadline.remaining()):
         history = ledger.read(session)
         pending = plan_scripts(scriptset, history, with_seeds=options.apply_seeds)
-        if findings is not None:
-            lint.refuse_unallowed(findings, names={s.name for s in pending})
+        # Before anything is written: refuse pending migrations with unallowed lint findings.
+        if any(s.kind is Kind.MIGRATION for s in pending):
+            with timer.phase("lint"):
+                findings = lint_reports(scriptset)
+            if findings is not None:
+                lint.refuse_unallowed(findings, names={s.name for s in pending})
         log.info(
             "%d script(s) pending in %s%s",
             len(pending),
@@ -197,9 +206,7 @@ def lint_reports(scriptset: ScriptSet) -> list[lint.FileReport] | None:
     if not lint.available():
         log.debug("pglast not installed: relying on the lint that ran at synth time")
         return None
-    return lint.lint_texts(
-        (m.path, m.path.read_text(encoding="utf-8")) for m in scriptset.migrations
-    )
+    return lint.lint_texts((m.path, m.text) for m in scriptset.migrations)
 
 
 def plan(target: ConnectionSettings, options: ApplyOptions, deadline: Deadline) -> list[Script]:
@@ -385,9 +392,9 @@ def _batch(
     with session.transaction(commit=not options.dry_run):
         ledger.ensure(session)
         for script in batch:
-            session.query(
-                f"SET LOCAL statement_timeout = {deadline.cap_ms(options.statement_timeout_ms)}"
-            )
+            if deadline.at != float("inf"):  # keep each script inside the time budget
+                timeout_ms = deadline.cap_ms(options.statement_timeout_ms)
+                session.query(f"SET LOCAL statement_timeout = {timeout_ms}")
             applied.append(_run_script(session, script, deadline))
         if expected is not None:
             roles.set_passwords(session, options.role_passwords)
@@ -417,13 +424,11 @@ def _run_script(session: Session, script: Script, deadline: Deadline) -> Applied
     deadline.check(f"applying {where}")
     log.info("applying %s", where, extra={"script": script.name})
     started = time.monotonic()
-    for statement in script.statements:
-        try:
-            session.execute_raw(statement.sql)
-        except Exception as error:
-            if not is_driver_error(error):
-                raise
-            raise _statement_failure(error, script, statement, where, deadline) from error
+    try:
+        session.execute_pipelined([statement.sql for statement in script.statements])
+    except StatementFailedError as failed:
+        statement = script.statements[failed.index]
+        raise _statement_failure(failed.error, script, statement, where, deadline) from failed.error
     duration_ms = round((time.monotonic() - started) * 1000)
     ledger.record(session, script, duration_ms, allowed=allow_markers(script))
     log.info("applied %s in %d ms", where, duration_ms, extra={"duration_ms": duration_ms})
@@ -434,11 +439,15 @@ def allow_markers(script: Script) -> list[dict[str, Any]]:
     """The file's lint allow markers (rule, reason, line), as recorded in the history."""
     if script.kind is not Kind.MIGRATION:
         return []
-    return [asdict(a) for a in lint.allowances(script.path.read_text(encoding="utf-8"))]
+    return [asdict(a) for a in lint.allowances(script.text)]
 
 
 def _statement_failure(
-    error: Exception, script: Script, statement: scripts.Statement, where: str, deadline: Deadline
+    error: BaseException,
+    script: Script,
+    statement: scripts.Statement,
+    where: str,
+    deadline: Deadline,
 ) -> Exception:
     fields = server_error(error)
     if fields is None:

@@ -58,7 +58,8 @@ def lint_file(text: str, state: SetState) -> tuple[list[Hit], list[tuple[int, st
         try:
             statements = parse_sql(piece)
         except ParseError as error:
-            position = int(error.args[1]) if len(error.args) > 1 else 0
+            # pglast gives the 1-based position of the error, or None when it has none
+            position = int(error.args[1] or 1) - 1 if len(error.args) > 1 else 0
             hits.append((lines.of(offset + position), "syntax-error", str(error.args[0])))
             continue
         for raw in statements:

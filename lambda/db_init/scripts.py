@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
@@ -47,6 +47,7 @@ class Script:
     checksum: str
     transactional: bool
     statements: tuple[Statement, ...]
+    text: str = field(default="", repr=False)  # the file as read (lint and markers reuse it)
 
     @property
     def name(self) -> str:
@@ -149,6 +150,7 @@ def parse(path: Path, kind: Kind, version: int, description: str) -> Script:
         checksum=hashlib.sha256(raw).hexdigest(),
         transactional=transactional,
         statements=statements,
+        text=text,
     )
 
 
