@@ -20,7 +20,7 @@ from bench.local_server import (
     run_client,
     throwaway_server,
 )
-from db_init import engine, ledger, scripts, verify
+from db_init import engine, ledger, lint, scripts, verify
 from db_init.deadline import Deadline
 from db_init.embedded import LocalServer
 from db_init.settings import ApplyOptions, ConnectionSettings
@@ -30,11 +30,17 @@ FILES = sorted((SQL_DIR / "migrations").glob("*.sql")) + sorted((SQL_DIR / "seed
 OPTIONS = ApplyOptions(sql_dir=SQL_DIR, apply_seeds=True)
 
 
-def ours(target: ConnectionSettings) -> tuple[float, dict[str, int]]:
-    """engine.apply in this process; (seconds, phase timings)."""
-    started = time.perf_counter()
-    result = engine.apply(target, OPTIONS, Deadline.never())
-    elapsed = time.perf_counter() - started
+def ours(target: ConnectionSettings, *, with_lint: bool = False) -> tuple[float, dict[str, int]]:
+    """engine.apply in this process, as the Lambda runs it (its lint ran at synth time) or, with
+    `with_lint`, as the CLI runs it (pglast lints the pending migrations first)."""
+    original = lint.available
+    lint.available = (lambda: True) if with_lint else (lambda: False)
+    try:
+        started = time.perf_counter()
+        result = engine.apply(target, OPTIONS, Deadline.never())
+        elapsed = time.perf_counter() - started
+    finally:
+        lint.available = original
     assert result.applied_versions, "nothing applied: the database was not fresh"
     return elapsed, result.timings_ms
 
@@ -107,22 +113,25 @@ def main() -> None:
         engine.apply(create_database(admin, "bench_warmup"), OPTIONS, Deadline.never())
         run_client(server, "psql", admin, "-X", "-q", "-c", "SELECT 1")
         print(f"apply_vs_psql: {len(FILES)} files, {ROUNDS} rounds, {server.version()}")
-        print("round   ours ms   psql ms   ratio   cli ms  psql ms   ratio")
-        ratios, cli_ratios, phases = [], [], []
+        print("round   ours ms   psql ms   ratio   +lint ms  ratio   cli ms  psql ms   ratio")
+        ratios, lint_ratios, cli_ratios, phases = [], [], [], []
         for n in range(ROUNDS):
-            a, b, c, d = (create_database(admin, f"bench_{k}_{n}") for k in "abcd")
+            a, b, c, d, e = (create_database(admin, f"bench_{k}_{n}") for k in "abcde")
             if n % 2:
                 theirs = psql(server, b)
                 mine, timings = ours(a)
             else:
                 mine, timings = ours(a)
                 theirs = psql(server, b)
+            linted = ours(e, with_lint=True)[0]
             whole, theirs_again = cli(c), psql(server, d)
             ratios.append(mine / theirs)
+            lint_ratios.append(linted / theirs)
             cli_ratios.append(whole / theirs_again)
             phases.append(timings)
             print(
                 f"{n + 1:5}  {mine * 1000:8.1f}  {theirs * 1000:8.1f}  {ratios[-1]:5.2f}x"
+                f"  {linted * 1000:8.1f}  {lint_ratios[-1]:5.2f}x"
                 f"  {whole * 1000:7.1f}  {theirs_again * 1000:7.1f}  {cli_ratios[-1]:5.2f}x"
             )
         breakdown = ", ".join(
@@ -131,7 +140,14 @@ def main() -> None:
         )
         print(f"ours by phase (median): {breakdown}")
         print(f"ours, step by step: {where_the_time_goes(admin)}")
-        print(f"RATIO apply_vs_psql (engine.apply / psql -1 -f, median): {median(ratios):.2f}x")
+        print(
+            "RATIO apply_vs_psql (engine.apply as in the Lambda / psql -1 -f, median): "
+            f"{median(ratios):.2f}x"
+        )
+        print(
+            "RATIO apply_vs_psql (engine.apply + pglast lint, as the CLI / psql -1 -f, median): "
+            f"{median(lint_ratios):.2f}x"
+        )
         print(
             f"RATIO apply_vs_psql (shoppulse-db process / psql process, median): "
             f"{median(cli_ratios):.2f}x"

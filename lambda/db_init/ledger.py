@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
-from db_init.db import Session
+from db_init.db import Session, StatementFailedError, as_error
 from db_init.deadline import Deadline
 from db_init.errors import DbInitError, LockBusyError
 from db_init.scripts import Kind, Script
@@ -75,10 +75,6 @@ def read(session: Session) -> list[Entry]:
 
 def ensure(session: Session) -> None:
     """Create the history schema and table if missing (inside the caller's transaction)."""
-    if not exists(session):
-        for statement in _CREATE:
-            session.query(statement)
-        return
     present = {
         row[0]
         for row in session.query(
@@ -86,6 +82,12 @@ def ensure(session: Session) -> None:
             name=TABLE,
         )
     }
+    if not present:
+        try:
+            session.execute_pipelined(_CREATE)
+        except StatementFailedError as failed:
+            raise as_error(failed.error) from failed.error
+        return
     # Checked first so an up-to-date ledger is not locked ACCESS EXCLUSIVE on every run.
     for column, definition in _LATER_COLUMNS.items():
         if column not in present:

@@ -11,6 +11,8 @@ from pglast import ast, enums, parse_sql
 from pglast.parser import ParseError, scan, split
 
 NON_TRANSACTIONAL_MARKER = "shoppulse:non-transactional"
+# Statements whose first token is one of these never trigger a rule (see _RULES).
+_NO_RULE_LOOKS_AT = {"COMMENT", "INSERT", "SELECT", "GRANT", "REVOKE", "DO", "SET", ""}
 Hit = tuple[int, str, str]  # (file line, rule id, what the statement does)
 _AT = enums.AlterTableType
 _OBJ = enums.ObjectType
@@ -48,13 +50,17 @@ def lint_file(text: str, state: SetState) -> tuple[list[Hit], list[tuple[int, st
     Statements are parsed one at a time so a file of many large INSERTs never holds more
     than one statement's tree in memory.
     """
-    pieces = list(_pieces(text))
+    pieces, whole_file_parses = _pieces(text)
     lines = _Lines(text)
     comments = [c for offset, piece in pieces for c in _line_comments(lines, offset, piece)]
     transactional = not any(c[2:].strip() == NON_TRANSACTIONAL_MARKER for _, c in comments)
     current = _File(state=state, transactional=transactional)
     hits: list[Hit] = []
     for offset, piece in pieces:
+        # Building the tree is most of lint's cost: skip statements no rule looks at (only when
+        # the whole file parses, so a syntax error anywhere is still found and reported).
+        if whole_file_parses and _first_token(piece) in _NO_RULE_LOOKS_AT:
+            continue
         try:
             statements = parse_sql(piece)
         except ParseError as error:
@@ -71,21 +77,31 @@ def lint_file(text: str, state: SetState) -> tuple[list[Hit], list[tuple[int, st
     return hits, comments
 
 
-def _pieces(text: str) -> Iterator[tuple[int, str]]:
-    """(offset, text) of each statement and of each stretch between statements, in order."""
+def _pieces(text: str) -> tuple[list[tuple[int, str]], bool]:
+    """(offset, text) of each statement and of each stretch between them; and whether it parses."""
     try:
-        slices = split(text, with_parser=True, only_slices=True)
+        slices, parses = split(text, with_parser=True, only_slices=True), True
     except ParseError:  # still find the statements (and the error's line) one by one
-        slices = split(text, with_parser=False, only_slices=True)
+        slices, parses = split(text, with_parser=False, only_slices=True), False
+    pieces: list[tuple[int, str]] = []
     end = 0
     for part in slices:
         start, stop = int(part.start or 0), int(part.stop or 0)
         if start > end:
-            yield end, text[end:start]
-        yield start, text[start:stop]
+            pieces.append((end, text[end:start]))
+        pieces.append((start, text[start:stop]))
         end = stop
     if end < len(text):
-        yield end, text[end:]
+        pieces.append((end, text[end:]))
+    return pieces, parses
+
+
+def _first_token(piece: str) -> str:
+    """The scanner's name for the first token that is not a comment ('' for none)."""
+    for token in scan(piece):
+        if token.name not in ("SQL_COMMENT", "C_COMMENT"):
+            return str(token.name)
+    return ""
 
 
 def _create_table(node: ast.CreateStmt, current: _File) -> Iterator[Hit]:
