@@ -76,10 +76,13 @@ def adopt(
             raise _refusal(target.database, version, [str(d) for d in report.differences])
         with session.transaction():
             ledger.ensure(session)
-            for script in wanted:
-                ledger.record(
-                    session, script, 0, allowed=engine.allow_markers(script), baseline=True
-                )
+            ledger.record(
+                session,
+                *(
+                    ledger.Applied(script, 0, engine.allow_markers(script), baseline=True)
+                    for script in wanted
+                ),
+            )
     labels = tuple(m.label for m in wanted)
     log.info("baseline: recorded %s as applied in %s", " ".join(labels), target.database)
     return BaselineResult(target.database, version, labels, False, report.object_count)

@@ -391,11 +391,14 @@ def _batch(
     report: verify.Report | None = None
     with session.transaction(commit=not options.dry_run):
         ledger.ensure(session)
+        done: list[ledger.Applied] = []
         for script in batch:
             if deadline.at != float("inf"):  # keep each script inside the time budget
                 timeout_ms = deadline.cap_ms(options.statement_timeout_ms)
                 session.query(f"SET LOCAL statement_timeout = {timeout_ms}")
-            applied.append(_run_script(session, script, deadline))
+            done.append(_run_script(session, script, deadline))
+        ledger.record(session, *done)
+        applied.extend(_applied(item) for item in done)
         if expected is not None:
             roles.set_passwords(session, options.role_passwords)
             deadline.check("verifying the schema")
@@ -416,10 +419,17 @@ def _run_alone(
         done = _run_script(session, script, deadline)
     finally:
         session.query(f"SET statement_timeout = {deadline.cap_ms(options.statement_timeout_ms)}")
-    return done
+    ledger.record(session, done)
+    return _applied(done)
 
 
-def _run_script(session: Session, script: Script, deadline: Deadline) -> AppliedScript:
+def _applied(item: ledger.Applied) -> AppliedScript:
+    script = item.script
+    return AppliedScript(script.kind.value, script.version, script.name, item.duration_ms)
+
+
+def _run_script(session: Session, script: Script, deadline: Deadline) -> ledger.Applied:
+    """Run one file's statements (pipelined); the caller records it in the same transaction."""
     where = f"{script.path.parent.name}/{script.name}"
     deadline.check(f"applying {where}")
     log.info("applying %s", where, extra={"script": script.name})
@@ -430,9 +440,8 @@ def _run_script(session: Session, script: Script, deadline: Deadline) -> Applied
         statement = script.statements[failed.index]
         raise _statement_failure(failed.error, script, statement, where, deadline) from failed.error
     duration_ms = round((time.monotonic() - started) * 1000)
-    ledger.record(session, script, duration_ms, allowed=allow_markers(script))
     log.info("applied %s in %d ms", where, duration_ms, extra={"duration_ms": duration_ms})
-    return AppliedScript(script.kind.value, script.version, script.name, duration_ms)
+    return ledger.Applied(script, duration_ms, allow_markers(script))
 
 
 def allow_markers(script: Script) -> list[dict[str, Any]]:

@@ -94,33 +94,47 @@ def ensure(session: Session) -> None:
             session.query(f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS {column} {definition}")
 
 
-def record(
-    session: Session,
-    script: Script,
-    duration_ms: int,
-    *,
-    allowed: Sequence[Mapping[str, object]] = (),
-    baseline: bool = False,
-) -> None:
-    """Record `script` as applied; a re-applied seed (changed checksum) replaces its row."""
+@dataclass(frozen=True)
+class Applied:
+    """One script to record: how long it took and the lint allow markers it carried."""
+
+    script: Script
+    duration_ms: int
+    allowed: Sequence[Mapping[str, object]] = ()
+    baseline: bool = False
+
+
+def record(session: Session, *applied: Applied) -> None:
+    """Record scripts as applied, in one statement; a re-applied seed replaces its row."""
+    if not applied:
+        return
+    rows: list[str] = []
+    params: dict[str, object] = {}
+    for n, item in enumerate(applied):
+        rows.append(
+            f"(:kind{n}, :version{n}, :description{n}, :script{n}, :checksum{n}, :duration_ms{n},"
+            f" CAST(:allowed{n} AS jsonb), :baseline{n})"
+        )
+        params |= {
+            f"kind{n}": item.script.kind.value,
+            f"version{n}": item.script.version,
+            f"description{n}": item.script.description,
+            f"script{n}": item.script.name,
+            f"checksum{n}": item.script.checksum,
+            f"duration_ms{n}": item.duration_ms,
+            f"allowed{n}": json.dumps(list(item.allowed)) if item.allowed else None,
+            f"baseline{n}": item.baseline,
+        }
     session.query(
         f"""INSERT INTO {TABLE}
               (kind, version, description, script, checksum, duration_ms, allowed, baseline)
-            VALUES (:kind, :version, :description, :script, :checksum, :duration_ms,
-                    CAST(:allowed AS jsonb), :baseline)
+            VALUES {", ".join(rows)}
             ON CONFLICT (kind, version) DO UPDATE SET
               description = EXCLUDED.description, script = EXCLUDED.script,
               checksum = EXCLUDED.checksum, duration_ms = EXCLUDED.duration_ms,
               allowed = EXCLUDED.allowed, baseline = EXCLUDED.baseline,
               applied_at = now(), applied_by = current_user""",
-        kind=script.kind.value,
-        version=script.version,
-        description=script.description,
-        script=script.name,
-        checksum=script.checksum,
-        duration_ms=duration_ms,
-        allowed=json.dumps(list(allowed)) if allowed else None,
-        baseline=baseline,
+        **params,
     )
 
 

@@ -105,7 +105,7 @@ def test_history_values_travel_as_bind_parameters(
     )
     # WHEN the ledger records it
     with closing(session(applied_target)) as db, db.transaction():
-        ledger.record(db, script, 1)
+        ledger.record(db, ledger.Applied(script, 1))
     # THEN the values are stored verbatim and tenants is still there
     assert query(
         applied_target,
