@@ -10,12 +10,18 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+from db_init import scripts
 from db_init.db import Session, connect_once, quote_identifier
 from db_init.embedded import LocalServer
 from db_init.settings import ConnectionSettings
 
 REPO = Path(__file__).resolve().parents[1]
 SQL_DIR = REPO / "sql"
+# What the repository ships, so tests need no edit when a migration is added.
+RELEASED = scripts.load(SQL_DIR)
+MIGRATIONS = [m.label for m in RELEASED.migrations]  # V001, V002, ...
+SEEDS = [s.label for s in RELEASED.seeds]  # S001, S002
+LATEST = RELEASED.migrations[-1].version
 
 
 def session(settings: ConnectionSettings) -> Session:

@@ -11,11 +11,11 @@ from typing import Any
 
 from db_init.embedded import LocalServer
 from db_init.settings import ConnectionSettings
-from tests.postgres import REPO, add_migration, query, snapshot
+from tests.postgres import MIGRATIONS, RELEASED, REPO, SEEDS, add_migration, query, snapshot
 
 EXIT_FAILED, EXIT_REFUSED = 1, 3
 
-SYNTAX_ERROR = """-- V002: a new table and its index
+SYNTAX_ERROR = """-- V902: a new table and its index
 CREATE TABLE shipments (
     shipment_id varchar(20) PRIMARY KEY,
     tenant_id varchar(10) NOT NULL REFERENCES tenants (tenant_id)
@@ -58,16 +58,20 @@ def test_two_cli_processes_at_once_apply_exactly_once(
     pg_server: LocalServer, target: ConnectionSettings, sql_dir: Path
 ) -> None:
     # GIVEN a fresh database name and a migration slow enough for the two runs to overlap
-    add_migration(sql_dir, "V002__slow.sql", "SELECT pg_sleep(0.5);\n")
+    add_migration(sql_dir, "V902__slow.sql", "SELECT pg_sleep(0.5);\n")
     # WHEN two shoppulse-db processes apply at the same moment
     processes = [start_cli(target, sql_dir, "apply", "--seeds") for _ in range(2)]
     outputs = [p.communicate(timeout=60) for p in processes]
     # THEN both succeed: one applied everything, the other waited and found nothing to do
     assert [p.returncode for p in processes] == [0, 0], [err for _, err in outputs]
     applied = sorted(json.loads(out)["result"]["applied_versions"] for out, _ in outputs)
-    assert applied == [[], ["V001", "V002", "S001", "S002"]]
+    assert applied == [[], [*MIGRATIONS, "V902", *SEEDS]]
     history = query(target, "SELECT kind, version FROM shoppulse_meta.schema_history ORDER BY 1, 2")
-    assert history == [("migration", 1), ("migration", 2), ("seed", 1), ("seed", 2)]
+    assert history == [("migration", m.version) for m in RELEASED.migrations] + [
+        ("migration", 902),
+        ("seed", 1),
+        ("seed", 2),
+    ]
     assert query(target, "SELECT count(*) FROM tenants") == [(3,)]
 
 
@@ -78,7 +82,7 @@ def test_tampered_applied_migration_is_refused_naming_file_and_checksums(
     before = snapshot(pg_server, applied)
     v001 = sql_dir / "migrations" / "V001__initial_schema.sql"
     v001.write_text(v001.read_text() + "\nALTER TABLE tenants ADD COLUMN sneaky int;\n")
-    add_migration(sql_dir, "V002__probe.sql", "ALTER TABLE tenants ADD COLUMN probe int;\n")
+    add_migration(sql_dir, "V902__probe.sql", "ALTER TABLE tenants ADD COLUMN probe int;\n")
     # WHEN the CLI applies
     code, report = run_cli(applied, sql_dir, "apply", "--seeds")
     # THEN it refuses (exit 3) naming the file and both checksums, and applies nothing
@@ -93,18 +97,18 @@ def test_tampered_applied_migration_is_refused_naming_file_and_checksums(
 def test_missing_applied_migration_is_refused_naming_it(
     pg_server: LocalServer, applied: ConnectionSettings, sql_dir: Path
 ) -> None:
-    # GIVEN V002 applied, then its file deleted, and a V003 pending
-    v002 = add_migration(sql_dir, "V002__probe.sql", "ALTER TABLE tenants ADD COLUMN probe int;\n")
+    # GIVEN V902 applied, then its file deleted, and a V903 pending
+    v002 = add_migration(sql_dir, "V902__probe.sql", "ALTER TABLE tenants ADD COLUMN probe int;\n")
     assert run_cli(applied, sql_dir, "apply")[0] == 0
     before = snapshot(pg_server, applied)
     v002.unlink()
-    add_migration(sql_dir, "V003__more.sql", "ALTER TABLE tenants ADD COLUMN more int;\n")
+    add_migration(sql_dir, "V903__more.sql", "ALTER TABLE tenants ADD COLUMN more int;\n")
     # WHEN the CLI applies
     code, report = run_cli(applied, sql_dir, "apply")
-    # THEN it refuses naming the missing file, and V003 is not applied
+    # THEN it refuses naming the missing file, and V903 is not applied
     assert code == EXIT_REFUSED
     assert report["error"]["kind"] == "MissingMigrationError"
-    assert "migrations/V002__probe.sql was applied on" in report["error"]["message"]
+    assert "migrations/V902__probe.sql was applied on" in report["error"]["message"]
     assert snapshot(pg_server, applied) == before
 
 
@@ -113,7 +117,7 @@ def test_syntax_error_names_file_line_and_sqlstate(
 ) -> None:
     # GIVEN a migration whose second statement (starting on line 7) has a typo on line 9
     before = snapshot(pg_server, applied)
-    add_migration(sql_dir, "V002__shipments.sql", SYNTAX_ERROR)
+    add_migration(sql_dir, "V902__shipments.sql", SYNTAX_ERROR)
     # WHEN the CLI applies it
     process = start_cli(applied, sql_dir, "apply")
     out, err = process.communicate(timeout=60)
@@ -121,8 +125,8 @@ def test_syntax_error_names_file_line_and_sqlstate(
     assert process.returncode == EXIT_FAILED
     error = json.loads(out)["error"]
     assert error["sqlstate"] == "42601"
-    assert error["message"].startswith("migrations/V002__shipments.sql:9: syntax error")
+    assert error["message"].startswith("migrations/V902__shipments.sql:9: syntax error")
     (line,) = err.strip().splitlines()
-    assert line.startswith("failed: MigrationFailedError [42601]: migrations/V002__shipments.sql:9")
+    assert line.startswith("failed: MigrationFailedError [42601]: migrations/V902__shipments.sql:9")
     # AND the table created by the first statement was rolled back with it
     assert snapshot(pg_server, applied) == before

@@ -14,7 +14,7 @@ from db_init.embedded import LocalServer
 from db_init.errors import AuthenticationError, ConnectError, DbInitError, SqlError
 from db_init.settings import ApplyOptions, ConnectionSettings
 from tests.faults.relay import Mode, Relay, closed_port
-from tests.postgres import add_migration, query, snapshot
+from tests.postgres import MIGRATIONS, SEEDS, add_migration, query, snapshot
 
 ADD_COLUMN = "ALTER TABLE tenants ADD COLUMN fault_probe integer;\n"
 
@@ -29,7 +29,7 @@ def test_server_accepting_late_succeeds_within_the_retry_budget(
     pg_server: LocalServer, applied: ConnectionSettings, options: ApplyOptions
 ) -> None:
     # GIVEN a proxy whose target registers only after 1.5 s, and a pending migration
-    add_migration(options.sql_dir, "V002__probe.sql", ADD_COLUMN)
+    add_migration(options.sql_dir, "V902__probe.sql", ADD_COLUMN)
     with Relay(applied.port, refuse_for_s=1.5) as relay:
         # WHEN we apply with a 10 s retry budget
         started = time.monotonic()
@@ -39,9 +39,12 @@ def test_server_accepting_late_succeeds_within_the_retry_budget(
         elapsed = time.monotonic() - started
     # THEN the retries ride out the refusals and the migration is applied once
     assert relay.refused >= 2
-    assert result.applied_versions == ["V002"]
+    assert result.applied_versions == ["V902"]
     assert 1.5 <= elapsed < 10
-    assert query(applied, "SELECT count(*) FROM shoppulse_meta.schema_history")[0][0] == 4
+    assert (
+        query(applied, "SELECT count(*) FROM shoppulse_meta.schema_history")[0][0]
+        == len(MIGRATIONS + SEEDS) + 1
+    )
 
 
 def test_server_never_accepting_fails_cleanly_before_the_deadline(
@@ -49,7 +52,7 @@ def test_server_never_accepting_fails_cleanly_before_the_deadline(
 ) -> None:
     # GIVEN nothing listening where the proxy should be
     before = snapshot(pg_server, applied)
-    add_migration(options.sql_dir, "V002__probe.sql", ADD_COLUMN)
+    add_migration(options.sql_dir, "V902__probe.sql", ADD_COLUMN)
     unreachable = replace(applied, port=closed_port())
     # WHEN we apply with a 1.5 s retry budget inside a 5 s deadline
     started = time.monotonic()
@@ -68,7 +71,7 @@ def test_refusing_proxy_fails_cleanly_before_the_deadline(
 ) -> None:
     # GIVEN a proxy that accepts TCP and hangs up at once, for ever (target never registers)
     before = snapshot(pg_server, applied)
-    add_migration(options.sql_dir, "V002__probe.sql", ADD_COLUMN)
+    add_migration(options.sql_dir, "V902__probe.sql", ADD_COLUMN)
     with Relay(applied.port, mode=Mode.REFUSE) as relay:
         # WHEN the retry budget (30 s) is longer than the deadline (2 s)
         started = time.monotonic()
@@ -89,7 +92,7 @@ def test_silent_server_fails_before_the_deadline(
 ) -> None:
     # GIVEN a server that accepts TCP and never answers, a 1.5 s connect timeout
     before = snapshot(pg_server, applied)
-    add_migration(options.sql_dir, "V002__probe.sql", ADD_COLUMN)
+    add_migration(options.sql_dir, "V902__probe.sql", ADD_COLUMN)
     with Relay(applied.port, mode=Mode.SILENT) as relay:
         # WHEN the deadline (2.5 s) ends in the middle of the second attempt
         started = time.monotonic()

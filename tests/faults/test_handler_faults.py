@@ -19,7 +19,7 @@ from db_init.embedded import LocalServer
 from db_init.settings import APPLICATION_NAME, ConnectionSettings
 from db_init.simulator import CloudFormation, ResponseReceiver, offline_aws, put_secret
 from tests.cloudformation import Stack, assert_failed, log_text, rds_secret
-from tests.postgres import add_migration, copy_sql_tree, query, session
+from tests.postgres import MIGRATIONS, SEEDS, add_migration, copy_sql_tree, query, session
 
 
 @pytest.fixture
@@ -65,7 +65,7 @@ def test_concurrent_creates_from_two_containers_apply_once(stack: Stack) -> None
     # THEN both succeed with the same id, and everything was applied exactly once
     assert [r.status for r in responses] == ["SUCCESS", "SUCCESS"]
     assert responses[0].physical_id == responses[1].physical_id
-    assert stack.history() == ["V001", "S001", "S002"]
+    assert stack.history() == [*MIGRATIONS, *SEEDS]
     assert query(stack.target, "SELECT count(*) FROM tenants") == [(3,)]
 
 
@@ -76,7 +76,7 @@ def test_backend_killed_during_an_update_fails_it_and_changes_nothing(
     props = stack.properties()
     created = stack.cfn.create(props)
     before = stack.snapshot()
-    new_sql = _release(stack, tmp_path, "V002__slow.sql", "SELECT pg_sleep(20);\n")
+    new_sql = _release(stack, tmp_path, "V902__slow.sql", "SELECT pg_sleep(20);\n")
 
     def kill_when_sleeping() -> None:
         for _ in range(250):
@@ -102,7 +102,7 @@ def test_backend_killed_during_an_update_fails_it_and_changes_nothing(
         )
         killer.result()
     # THEN FAILED naming the file, and the database is exactly as before
-    assert_failed(failed, "ConnectError: migrations/V002__slow.sql:1: ")
+    assert_failed(failed, "ConnectError: migrations/V902__slow.sql:1: ")
     assert failed.seconds < 5
     assert stack.snapshot() == before
 
@@ -114,7 +114,7 @@ def test_lock_held_by_the_application_fails_the_update_and_spares_the_applicatio
     props = stack.properties()
     created = stack.cfn.create(props)
     before = stack.snapshot()
-    new_sql = _release(stack, tmp_path, "V002__probe.sql", "ALTER TABLE tenants ADD probe int;\n")
+    new_sql = _release(stack, tmp_path, "V902__probe.sql", "ALTER TABLE tenants ADD probe int;\n")
     with closing(session(replace(stack.target, application_name="shop-app"))) as app:
         app.query("BEGIN")
         app.query("UPDATE tenants SET plan_tier = 'Enterprise' WHERE tenant_id = 'T003'")
@@ -126,7 +126,7 @@ def test_lock_held_by_the_application_fails_the_update_and_spares_the_applicatio
             handler=stack.resource_for(new_sql),
         )
         # THEN FAILED with 55P03 naming file and line, nothing applied, the application commits
-        assert_failed(failed, "MigrationFailedError [55P03]: migrations/V002__probe.sql:1: ")
+        assert_failed(failed, "MigrationFailedError [55P03]: migrations/V902__probe.sql:1: ")
         assert stack.snapshot() == before
         app.query("COMMIT")
     assert query(stack.target, "SELECT plan_tier FROM tenants WHERE tenant_id = 'T003'") == [

@@ -61,7 +61,7 @@ def test_backend_terminated_mid_migration_leaves_nothing_applied(
 ) -> None:
     # GIVEN a migration that is in pg_sleep when an operator kills its backend
     before = snapshot(pg_server, applied)
-    add_migration(options.sql_dir, "V002__sleepy.sql", SLEEPY.format(seconds=10))
+    add_migration(options.sql_dir, "V902__sleepy.sql", SLEEPY.format(seconds=10))
     running = _in_background(lambda: engine.apply(applied, options, deadline))
     _wait_for(lambda: bool(_our_backends(admin, applied.database, running="pg_sleep")), within_s=5)
     # WHEN pg_terminate_backend hits it
@@ -70,12 +70,12 @@ def test_backend_terminated_mid_migration_leaves_nothing_applied(
     # THEN the run fails naming the file and line, and the database is exactly as before
     with pytest.raises(ConnectError) as failure:
         running.result(timeout=10)
-    assert "migrations/V002__sleepy.sql:4" in str(failure.value)
+    assert "migrations/V902__sleepy.sql:4" in str(failure.value)
     assert "nothing was committed" in str(failure.value)
     assert snapshot(pg_server, applied) == before
     # AND the advisory lock died with the backend: a fixed file applies at once
-    add_migration(options.sql_dir, "V002__sleepy.sql", SLEEPY.format(seconds=0))
-    assert engine.apply(applied, options, deadline).applied_versions == ["V002"]
+    add_migration(options.sql_dir, "V902__sleepy.sql", SLEEPY.format(seconds=0))
+    assert engine.apply(applied, options, deadline).applied_versions == ["V902"]
 
 
 def test_network_cut_mid_migration_leaves_nothing_applied(
@@ -87,7 +87,7 @@ def test_network_cut_mid_migration_leaves_nothing_applied(
 ) -> None:
     # GIVEN a migration running through a relay, in pg_sleep
     before = snapshot(pg_server, applied)
-    add_migration(options.sql_dir, "V002__sleepy.sql", SLEEPY.format(seconds=1))
+    add_migration(options.sql_dir, "V902__sleepy.sql", SLEEPY.format(seconds=1))
     with Relay(applied.port) as relay:
         through = replace(applied, port=relay.port)
         running = _in_background(lambda: engine.apply(through, options, deadline))
@@ -99,7 +99,7 @@ def test_network_cut_mid_migration_leaves_nothing_applied(
         # THEN the client fails at once with a one-line reason naming file and line
         with pytest.raises(ConnectError) as failure:
             running.result(timeout=5)
-    assert "migrations/V002__sleepy.sql:4" in failure.value.one_line()
+    assert "migrations/V902__sleepy.sql:4" in failure.value.one_line()
     # AND the orphaned backend rolls back on its own once it notices the client is gone
     _wait_for(lambda: not _our_backends(admin, applied.database), within_s=10)
     assert snapshot(pg_server, applied) == before
@@ -113,7 +113,7 @@ def test_lock_held_by_application_times_out_and_leaves_it_undisturbed(
 ) -> None:
     # GIVEN an application transaction that has updated a tenant and not committed yet
     before = snapshot(pg_server, applied)
-    add_migration(options.sql_dir, "V002__probe.sql", "ALTER TABLE tenants ADD COLUMN probe int;\n")
+    add_migration(options.sql_dir, "V902__probe.sql", "ALTER TABLE tenants ADD COLUMN probe int;\n")
     app_settings = replace(applied, application_name="shop-app")
     with closing(session(app_settings)) as app:
         app.query("BEGIN")
@@ -126,7 +126,7 @@ def test_lock_held_by_application_times_out_and_leaves_it_undisturbed(
         waited = time.monotonic() - started
         # THEN lock_timeout fires with 55P03, naming file and line, and nothing was applied
         assert failure.value.sqlstate == "55P03"
-        assert "migrations/V002__probe.sql:1" in str(failure.value)
+        assert "migrations/V902__probe.sql:1" in str(failure.value)
         assert waited < 2
         assert snapshot(pg_server, applied) == before
         # AND the application's transaction is the same one, still open, and commits
@@ -142,7 +142,7 @@ def test_statement_timeout_fails_cleanly_naming_file_and_line(
 ) -> None:
     # GIVEN a migration whose third statement takes 5 s
     before = snapshot(pg_server, applied)
-    add_migration(options.sql_dir, "V002__sleepy.sql", SLEEPY.format(seconds=5))
+    add_migration(options.sql_dir, "V902__sleepy.sql", SLEEPY.format(seconds=5))
     # WHEN the statement timeout is 300 ms
     started = time.monotonic()
     with pytest.raises(MigrationFailedError) as failure:
@@ -151,7 +151,7 @@ def test_statement_timeout_fails_cleanly_naming_file_and_line(
     assert time.monotonic() - started < 2
     assert failure.value.sqlstate == "57014"
     assert failure.value.one_line().startswith(
-        "MigrationFailedError [57014]: migrations/V002__sleepy.sql:4: "
+        "MigrationFailedError [57014]: migrations/V902__sleepy.sql:4: "
     )
     assert snapshot(pg_server, applied) == before
 
@@ -161,12 +161,12 @@ def test_deadline_reached_mid_migration_rolls_back_before_it(
 ) -> None:
     # GIVEN a migration that would take 10 s and a run with 1.5 s left (a Lambda near its end)
     before = snapshot(pg_server, applied)
-    add_migration(options.sql_dir, "V002__sleepy.sql", SLEEPY.format(seconds=10))
+    add_migration(options.sql_dir, "V902__sleepy.sql", SLEEPY.format(seconds=10))
     started = time.monotonic()
     # WHEN it runs
     with pytest.raises(DeadlineExceededError) as failure:
         engine.apply(applied, options, Deadline.after(1.5))
     # THEN it stops at the deadline naming where, and nothing was committed
     assert time.monotonic() - started < 2.0
-    assert "migrations/V002__sleepy.sql:4" in str(failure.value)
+    assert "migrations/V902__sleepy.sql:4" in str(failure.value)
     assert snapshot(pg_server, applied) == before

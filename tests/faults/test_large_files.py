@@ -15,7 +15,7 @@ from db_init.embedded import LocalServer
 from db_init.settings import ConnectionSettings
 from tests.faults.conftest import REPORT
 from tests.faults.test_cli_faults import database_url
-from tests.postgres import REPO, add_migration, query, snapshot
+from tests.postgres import MIGRATIONS, REPO, SEEDS, add_migration, query, snapshot
 
 SEED_ROWS = 50_000
 MIGRATION_ROWS = 100_000
@@ -67,7 +67,7 @@ def _bulk_seed(sql_dir: Path, *, duplicate_last: bool) -> Path:
 
 
 def _bulk_migration(sql_dir: Path) -> Path:
-    """V002: a reference table and MIGRATION_ROWS rows in INSERTs of 1,000."""
+    """V902: a reference table and MIGRATION_ROWS rows in INSERTs of 1,000."""
     batches = []
     for start in range(0, MIGRATION_ROWS, 1_000):
         values = ",".join(
@@ -78,7 +78,7 @@ def _bulk_migration(sql_dir: Path) -> Path:
     body = "\n".join(batches)
     return add_migration(
         sql_dir,
-        "V002__reference_codes.sql",
+        "V902__reference_codes.sql",
         "CREATE TABLE reference_codes (id integer PRIMARY KEY, code text NOT NULL, label text);\n"
         f"{body}\n",
     )
@@ -109,7 +109,7 @@ def test_large_migration_and_seed_apply_with_bounded_memory(
     # WHEN a fresh process applies them, as the Lambda (no lint) or the CLI (pglast lint) does
     figures = _measure(target, sql_dir, mode)
     # THEN everything is applied and the peak RSS grows by a bounded multiple of the SQL size
-    assert figures["outcome"] == ["V001", "V002", "S001", "S002", "S003"]
+    assert figures["outcome"] == [*MIGRATIONS, "V902", *SEEDS, "S003"]
     assert query(target, "SELECT count(*) FROM reference_codes") == [(MIGRATION_ROWS,)]
     assert query(target, "SELECT count(*) FROM tenants") == [(SEED_ROWS + 3,)]
     growth = (figures["peak_kib"] - figures["baseline_kib"]) * 1024

@@ -54,7 +54,7 @@ def test_user_who_does_not_own_the_tables_fails_naming_file_and_line(
     before = snapshot(pg_server, applied)
     add_migration(
         options.sql_dir,
-        "V002__probe.sql",
+        "V902__probe.sql",
         "ALTER TABLE tenants ADD COLUMN probe int;\n",
     )
     # WHEN that user applies
@@ -62,6 +62,6 @@ def test_user_who_does_not_own_the_tables_fails_naming_file_and_line(
         engine.apply(role, options, deadline)
     # THEN 42501 names the file and line and says what is missing; nothing changed
     line = failure.value.one_line()
-    assert line.startswith("MigrationFailedError [42501]: migrations/V002__probe.sql:1: ")
+    assert line.startswith("MigrationFailedError [42501]: migrations/V902__probe.sql:1: ")
     assert "lacks a privilege" in line
     assert snapshot(pg_server, applied) == before

@@ -14,7 +14,7 @@ import pytest
 from db_init.credentials import secrets_client
 from db_init.simulator import missing_secret_arn, put_secret
 from tests.cloudformation import MAX_BODY, MAX_REASON, Stack, assert_failed, rds_secret
-from tests.postgres import add_migration
+from tests.postgres import LATEST, MIGRATIONS, SEEDS, add_migration
 
 
 def _release(stack: Stack, tmp_path: Path, name: str, body: str) -> Path:
@@ -68,8 +68,8 @@ def test_false_strings_are_false(stack: Stack) -> None:
     response = stack.cfn.create(stack.properties(ApplySeeds="False"))
     # THEN no seed was applied
     assert response.status == "SUCCESS", response.reason
-    assert response.data["AppliedVersions"] == "V001"
-    assert stack.history() == ["V001"]
+    assert response.data["AppliedVersions"] == ",".join(MIGRATIONS)
+    assert stack.history() == MIGRATIONS
 
 
 def test_plaintext_to_a_remote_host_is_refused(stack: Stack) -> None:
@@ -123,7 +123,7 @@ def test_rotated_password_is_reread_once_and_the_retry_succeeds(stack: Stack) ->
     )
     assert response.status == "SUCCESS", response.reason
     assert rotating.reads == 2
-    assert stack.history() == ["V001", "S001", "S002"]
+    assert stack.history() == [*MIGRATIONS, *SEEDS]
 
 
 def test_missing_secret_fails(stack: Stack) -> None:
@@ -150,7 +150,7 @@ def test_deadline_mid_apply_rolls_back_and_answers_before_the_lambda_timeout(
     props = stack.properties()
     created = stack.cfn.create(props)
     before = stack.snapshot()
-    new_sql = _release(stack, tmp_path, "V002__slow.sql", "SELECT pg_sleep(30);\n")
+    new_sql = _release(stack, tmp_path, "V902__slow.sql", "SELECT pg_sleep(30);\n")
     # WHEN the Update runs with 5 s left in the Lambda
     failed = stack.cfn.update(
         created.physical_id,
@@ -160,7 +160,7 @@ def test_deadline_mid_apply_rolls_back_and_answers_before_the_lambda_timeout(
         timeout_s=5,
     )
     # THEN our own FAILED (not crhelper's "Execution timed out") arrives in time, rolled back
-    assert_failed(failed, "DeadlineExceededError: migrations/V002__slow.sql:1: ")
+    assert_failed(failed, "DeadlineExceededError: migrations/V902__slow.sql:1: ")
     assert failed.seconds < 4.5
     assert stack.snapshot() == before
 
@@ -169,9 +169,9 @@ def test_long_error_is_cut_to_250_characters_keeping_class_and_file(
     stack: Stack, tmp_path: Path
 ) -> None:
     body = "DO $$ BEGIN RAISE EXCEPTION '%', repeat('very long complaint ', 50); END $$;\n"
-    new_sql = _release(stack, tmp_path, "V002__loud.sql", body)
+    new_sql = _release(stack, tmp_path, "V902__loud.sql", body)
     response = stack.cfn.create(stack.properties(new_sql), handler=stack.resource_for(new_sql))
-    assert_failed(response, "MigrationFailedError [P0001]: migrations/V002__loud.sql:1: ")
+    assert_failed(response, "MigrationFailedError [P0001]: migrations/V902__loud.sql:1: ")
     assert len(response.reason) == MAX_REASON
     assert response.reason.endswith("...")
     assert stack.tables() == []
@@ -227,7 +227,7 @@ def test_response_stays_under_4096_bytes_with_a_long_history(stack: Stack, tmp_p
     # GIVEN 900 migrations: their labels alone would exceed the 4096-byte response limit
     new_sql = tmp_path / "sql-many"
     shutil.copytree(stack.sql_dir, new_sql)
-    for version in range(2, 901):
+    for version in range(LATEST + 1, 901):
         add_migration(new_sql, f"V{version:03d}__step.sql", "SELECT 1;\n")
     response = stack.cfn.create(stack.properties(new_sql), handler=stack.resource_for(new_sql))
     assert response.status == "SUCCESS", response.reason

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from db_init.scripts import sql_tree_checksum
 from tests.cloudformation import MAX_BODY, Stack, assert_failed
-from tests.postgres import add_migration
+from tests.postgres import MIGRATIONS, SEEDS, add_migration
 
 DATA_KEYS = {"SchemaVersion", "AppliedVersions", "TableCount", "TriggerCount", "Checksum"}
 NEW_TABLE = """-- a new table; verification reports it as undeclared, which does not fail a run
@@ -37,13 +37,13 @@ def test_create_applies_schema_and_seeds_and_reports_them(stack: Stack) -> None:
     target = stack.target
     assert response.physical_id == f"{target.database}@{target.host}:{target.port}"
     assert set(response.data) == DATA_KEYS
-    assert response.data["SchemaVersion"] == "V001"
-    assert response.data["AppliedVersions"] == "V001,S001,S002"
+    assert response.data["SchemaVersion"] == MIGRATIONS[-1]
+    assert response.data["AppliedVersions"] == ",".join(MIGRATIONS + SEEDS)
     assert response.data["Checksum"] == sql_tree_checksum(stack.sql_dir)
     assert int(response.data["TableCount"]) > 0
     assert int(response.data["TriggerCount"]) > 0
     assert len(response.body) <= MAX_BODY
-    assert stack.history() == ["V001", "S001", "S002"]
+    assert stack.history() == [*MIGRATIONS, *SEEDS]
     assert "public.tenants" in stack.tables()
 
 
@@ -77,19 +77,19 @@ def test_update_applies_a_new_migration_and_keeps_the_physical_id(
     # GIVEN a created resource
     props = stack.properties()
     created = stack.cfn.create(props)
-    # WHEN a new build adds V002 (new code, new SqlChecksum) and CloudFormation updates
-    new_sql = _release(stack, tmp_path, "V002__store_notes.sql", NEW_TABLE)
+    # WHEN a new build adds V902 (new code, new SqlChecksum) and CloudFormation updates
+    new_sql = _release(stack, tmp_path, "V902__store_notes.sql", NEW_TABLE)
     new_props = stack.properties(new_sql)
     updated = stack.cfn.update(
         created.physical_id, new_props, props, handler=stack.resource_for(new_sql)
     )
-    # THEN SUCCESS, same id, V002 applied exactly once
+    # THEN SUCCESS, same id, V902 applied exactly once
     assert updated.status == "SUCCESS", updated.reason
     assert updated.physical_id == created.physical_id
-    assert updated.data["SchemaVersion"] == "V002"
-    assert updated.data["AppliedVersions"] == "V001,V002,S001,S002"
+    assert updated.data["SchemaVersion"] == "V902"
+    assert updated.data["AppliedVersions"] == ",".join([*MIGRATIONS, "V902", *SEEDS])
     assert updated.data["Checksum"] == new_props["SqlChecksum"]
-    assert stack.history() == ["V001", "V002", "S001", "S002"]
+    assert stack.history() == [*MIGRATIONS, "V902", *SEEDS]
     assert "public.store_notes" in stack.tables()
 
 
@@ -100,14 +100,14 @@ def test_failing_update_rolls_back_and_the_rollback_update_succeeds(
     props = stack.properties()
     created = stack.cfn.create(props)
     before = stack.snapshot()
-    # WHEN a new build's V002 fails
-    new_sql = _release(stack, tmp_path, "V002__broken.sql", BROKEN)
+    # WHEN a new build's V902 fails
+    new_sql = _release(stack, tmp_path, "V902__broken.sql", BROKEN)
     new_props = stack.properties(new_sql)
     failed = stack.cfn.update(
         created.physical_id, new_props, props, handler=stack.resource_for(new_sql)
     )
     # THEN FAILED with SQLSTATE, file and line, the old id, and the database untouched
-    assert_failed(failed, "MigrationFailedError [42P01]: migrations/V002__broken.sql:2:")
+    assert_failed(failed, "MigrationFailedError [42P01]: migrations/V902__broken.sql:2:")
     assert failed.physical_id == created.physical_id
     assert stack.snapshot() == before
     # WHEN CloudFormation rolls back: old code, old properties, the failed ones as "old"
@@ -159,7 +159,7 @@ def test_duplicate_delivery_applies_once_and_answers_the_same(stack: Stack) -> N
     assert first.status == second.status == "SUCCESS"
     assert first.document == second.document
     assert stack.snapshot() == after_first
-    assert stack.history() == ["V001", "S001", "S002"]
+    assert stack.history() == [*MIGRATIONS, *SEEDS]
 
 
 def test_noop_update_is_quick(stack: Stack) -> None:

@@ -10,6 +10,7 @@ import pytest
 from db_init import cli
 from db_init.settings import ConnectionSettings
 from tests import postgres
+from tests.postgres import MIGRATIONS, SEEDS
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 
@@ -50,7 +51,7 @@ def test_sample_events_replay_create_update_delete(
     assert [d["Status"] for d in documents] == ["SUCCESS"] * 3
     physical_id = f"{target.database}@{admin.host}:{admin.port}"
     assert {d["PhysicalResourceId"] for d in documents} == {physical_id}
-    assert created["Data"]["AppliedVersions"] == "V001,S001,S002"
+    assert created["Data"]["AppliedVersions"] == ",".join(MIGRATIONS + SEEDS)
     assert updated["Data"] == created["Data"]
     assert deleted["Data"] == {}
     assert postgres.query(target, "SELECT count(*) FROM tenants")[0][0] > 0  # retained

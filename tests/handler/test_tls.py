@@ -25,6 +25,7 @@ from db_init.simulator import (
 )
 from tests import postgres
 from tests.cloudformation import Stack, assert_failed, assert_no_leaks, assert_protocol, rds_secret
+from tests.postgres import MIGRATIONS, SEEDS
 
 
 class TlsTerminator:
@@ -124,7 +125,7 @@ def test_create_over_verified_tls(tls_stack: tuple[Stack, TlsFiles]) -> None:
     response = stack.cfn.create(props)
     assert response.status == "SUCCESS", response.reason
     assert response.physical_id == f"{stack.target.database}@localhost:{_port(stack)}"
-    assert stack.history() == ["V001", "S001", "S002"]
+    assert stack.history() == [*MIGRATIONS, *SEEDS]
 
 
 def test_untrusted_certificate_fails_in_preflight(tls_stack: tuple[Stack, TlsFiles]) -> None:

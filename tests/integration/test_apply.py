@@ -20,7 +20,7 @@ from db_init.errors import (
 )
 from db_init.settings import ApplyOptions, ConnectionSettings
 from tests import postgres
-from tests.postgres import add_migration, query, snapshot
+from tests.postgres import LATEST, MIGRATIONS, RELEASED, SEEDS, add_migration, query, snapshot
 
 ADD_CHANNEL = """-- allow: create-index reason: orders holds test rows only; the build takes milliseconds
 ALTER TABLE orders ADD COLUMN sales_channel varchar(20);
@@ -56,10 +56,13 @@ def test_fresh_apply_creates_database_schema_seeds_and_history(
 ) -> None:
     result = engine.apply(target, options, deadline)
 
-    assert result.applied_versions == ["V001", "S001", "S002"]
-    assert (result.schema_version, result.table_count, result.trigger_count) == (1, 8, 7)
+    assert result.applied_versions == MIGRATIONS + SEEDS
+    assert (result.schema_version, result.table_count, result.trigger_count) == (LATEST, 8, 7)
     assert result.undeclared == ()
-    assert _history(target) == [("migration", 1), ("seed", 1), ("seed", 2)]
+    assert _history(target) == [("migration", m.version) for m in RELEASED.migrations] + [
+        ("seed", 1),
+        ("seed", 2),
+    ]
     assert query(target, "SELECT tenant_id FROM tenants ORDER BY 1") == [
         ("T001",),
         ("T002",),
@@ -83,7 +86,7 @@ def test_second_apply_is_a_verified_no_op(
     again = engine.apply(target, options, deadline)
 
     assert again.applied == ()
-    assert again.recorded == ("V001", "S001", "S002")
+    assert again.recorded == tuple(MIGRATIONS + SEEDS)
     assert (again.table_count, again.trigger_count) == (8, 7)
     assert snapshot(pg_server, target) == before
 
@@ -106,13 +109,13 @@ def test_new_migration_on_top_applies_only_itself(
     target: ConnectionSettings, options: ApplyOptions, sql_dir: Path, deadline: Deadline
 ) -> None:
     engine.apply(target, options, deadline)
-    add_migration(sql_dir, "V002__orders_sales_channel.sql", ADD_CHANNEL)
+    add_migration(sql_dir, "V902__orders_sales_channel.sql", ADD_CHANNEL)
     _declare_sales_channel(sql_dir)
 
     result = engine.apply(target, options, deadline)
 
-    assert result.applied_versions == ["V002"]
-    assert result.schema_version == 2
+    assert result.applied_versions == ["V902"]
+    assert result.schema_version == 902
     assert query(
         target,
         "SELECT count(*) FROM information_schema.columns WHERE column_name = 'sales_channel'",
@@ -147,13 +150,13 @@ def test_missing_applied_migration_is_refused(
     deadline: Deadline,
 ) -> None:
     engine.apply(target, options, deadline)
-    add_migration(sql_dir, "V002__orders_sales_channel.sql", ADD_CHANNEL)
+    add_migration(sql_dir, "V902__orders_sales_channel.sql", ADD_CHANNEL)
     _declare_sales_channel(sql_dir)
     engine.apply(target, options, deadline)
     before = snapshot(pg_server, target)
-    (sql_dir / "migrations" / "V002__orders_sales_channel.sql").unlink()
+    (sql_dir / "migrations" / "V902__orders_sales_channel.sql").unlink()
 
-    with pytest.raises(MissingMigrationError, match=r"V002__orders_sales_channel\.sql was applied"):
+    with pytest.raises(MissingMigrationError, match=r"V902__orders_sales_channel\.sql was applied"):
         engine.apply(target, options, deadline)
 
     assert snapshot(pg_server, target) == before
@@ -170,7 +173,7 @@ def test_broken_migration_names_file_line_and_sqlstate_and_leaves_everything_as_
     before = snapshot(pg_server, target)
     add_migration(
         sql_dir,
-        "V002__good_then_bad.sql",
+        "V902__good_then_bad.sql",
         ADD_CHANNEL + "\nALTER TABLE orders\n  ADD COLUMN broken intgr;\n",
     )
     _declare_sales_channel(sql_dir)
@@ -179,7 +182,7 @@ def test_broken_migration_names_file_line_and_sqlstate_and_leaves_everything_as_
         engine.apply(target, options, deadline)
 
     line = raised.value.one_line()
-    assert line.startswith("MigrationFailedError [42704]: migrations/V002__good_then_bad.sql:6:")
+    assert line.startswith("MigrationFailedError [42704]: migrations/V902__good_then_bad.sql:6:")
     assert 'type "intgr" does not exist' in line
     assert "\n" not in line
     assert snapshot(pg_server, target) == before  # the good first statements were rolled back too
@@ -190,7 +193,7 @@ def test_syntax_error_points_at_the_line_within_a_multi_line_statement(
 ) -> None:
     add_migration(
         sql_dir,
-        "V002__typo.sql",
+        "V902__typo.sql",
         "SELECT 1;\n\nCREATE TABLE t (\n  a int,\n  b int,,\n  c int\n);\n",
     )
 
@@ -198,7 +201,7 @@ def test_syntax_error_points_at_the_line_within_a_multi_line_statement(
         engine.apply(target, options, deadline)
 
     assert raised.value.sqlstate == "42601"
-    assert "migrations/V002__typo.sql:5:" in str(raised.value)
+    assert "migrations/V902__typo.sql:5:" in str(raised.value)
     # the database was created (outside any transaction) but holds nothing of ours
     assert query(
         target, "SELECT to_regclass('shoppulse_meta.schema_history'), to_regclass('tenants')"
@@ -214,7 +217,7 @@ def test_failing_verification_leaves_schema_and_history_as_they_were(
 ) -> None:
     engine.apply(target, options, deadline)
     before = snapshot(pg_server, target)
-    add_migration(sql_dir, "V002__drop_index.sql", "DROP INDEX idx_orders_order_date;\n")
+    add_migration(sql_dir, "V902__drop_index.sql", "DROP INDEX idx_orders_order_date;\n")
 
     with pytest.raises(
         VerificationFailedError, match=r"missing index orders\.idx_orders_order_date"
@@ -249,14 +252,14 @@ def test_dry_run_rehearses_and_rolls_back(
 ) -> None:
     engine.apply(target, options, deadline)
     before = snapshot(pg_server, target)
-    add_migration(sql_dir, "V002__orders_sales_channel.sql", ADD_CHANNEL)
+    add_migration(sql_dir, "V902__orders_sales_channel.sql", ADD_CHANNEL)
     _declare_sales_channel(sql_dir)
     rehearsal = ApplyOptions(sql_dir=sql_dir, apply_seeds=True, dry_run=True)
 
     result = engine.apply(target, rehearsal, deadline)
 
-    assert result.applied_versions == ["V002"] and result.dry_run
-    assert result.pending == ("V002__orders_sales_channel.sql",)
+    assert result.applied_versions == ["V902"] and result.dry_run
+    assert result.pending == ("V902__orders_sales_channel.sql",)
     assert snapshot(pg_server, target) == before
 
 
@@ -266,19 +269,19 @@ def test_non_transactional_migration_runs_alone_and_is_recorded(
     engine.apply(target, options, deadline)
     add_migration(
         sql_dir,
-        "V002__orders_sales_channel.sql",
+        "V902__orders_sales_channel.sql",
         "ALTER TABLE orders ADD COLUMN sales_channel varchar(20);",
     )
     add_migration(
         sql_dir,
-        "V003__index_sales_channel.sql",
+        "V903__index_sales_channel.sql",
         "-- shoppulse:non-transactional\nCREATE INDEX CONCURRENTLY idx_orders_sales_channel ON orders (sales_channel);\n",
     )
     _declare_sales_channel(sql_dir)
 
     result = engine.apply(target, options, deadline)
 
-    assert result.applied_versions == ["V002", "V003"]
+    assert result.applied_versions == ["V902", "V903"]
     assert query(
         target,
         "SELECT indisvalid FROM pg_index WHERE indexrelid = 'idx_orders_sales_channel'::regclass",
@@ -288,16 +291,12 @@ def test_non_transactional_migration_runs_alone_and_is_recorded(
 def test_plan_and_status_change_nothing(
     admin: ConnectionSettings, target: ConnectionSettings, options: ApplyOptions, deadline: Deadline
 ) -> None:
-    assert [s.label for s in engine.plan(target, options, deadline)] == ["V001", "S001", "S002"]
+    assert [s.label for s in engine.plan(target, options, deadline)] == MIGRATIONS + SEEDS
     assert (target.database,) not in query(admin, "SELECT datname FROM pg_database")
     engine.apply(target, options, deadline)
     assert engine.plan(target, options, deadline) == []
     states = {(r.script, r.state) for r in engine.status(target, options, deadline)}
-    assert states == {
-        ("V001__initial_schema.sql", "applied"),
-        ("S001__tenants.sql", "applied"),
-        ("S002__role_metric_visibility.sql", "applied"),
-    }
+    assert states == {(s.name, "applied") for s in RELEASED.migrations + RELEASED.seeds}
 
 
 def test_declared_expectations_match_the_catalog_exactly(
@@ -317,7 +316,7 @@ def test_two_appliers_at_once_one_applies_the_other_finds_nothing(
         f"{target.database}?sslmode=disable"
     )
     # Slow the migration down so the two runs really overlap on the lock.
-    add_migration(sql_dir, "V002__slow.sql", "SELECT pg_sleep(1.5);\n")
+    add_migration(sql_dir, "V902__slow.sql", "SELECT pg_sleep(1.5);\n")
     command = [
         sys.executable,
         "-m",
@@ -342,5 +341,9 @@ def test_two_appliers_at_once_one_applies_the_other_finds_nothing(
 
     assert [run.returncode for run in runs] == [0, 0], outputs
     applied = sorted(len(json.loads(out)["result"]["applied"]) for out, _ in outputs)
-    assert applied == [0, 4]
-    assert _history(target) == [("migration", 1), ("migration", 2), ("seed", 1), ("seed", 2)]
+    assert applied == [0, len(MIGRATIONS + SEEDS) + 1]
+    assert _history(target) == [("migration", m.version) for m in RELEASED.migrations] + [
+        ("migration", 902),
+        ("seed", 1),
+        ("seed", 2),
+    ]

@@ -15,7 +15,7 @@ from db_init.deadline import Deadline
 from db_init.embedded import LocalServer
 from db_init.errors import BaselineRefusedError, HistoryError, SettingsError
 from db_init.settings import ApplyOptions, ConnectionSettings
-from tests.postgres import REPO, add_migration, query, snapshot
+from tests.postgres import MIGRATIONS, REPO, SEEDS, add_migration, query, snapshot
 
 
 def _shell_script_build(
@@ -76,7 +76,7 @@ def test_matching_database_is_baselined_and_then_applies_only_what_is_new(
     assert result.object_count > 100
     assert _history(scripted) == [("migration", 1, checksum.hexdigest(), 0, True)]
     # AND a later apply runs only the seeds (idempotent), never the initial schema again
-    assert engine.apply(scripted, options, deadline).applied_versions == ["S001", "S002"]
+    assert engine.apply(scripted, options, deadline).applied_versions == MIGRATIONS[1:] + SEEDS
 
 
 def test_baseline_twice_is_a_no_op(
@@ -128,13 +128,13 @@ def test_database_with_our_history_is_not_baselined_over(
     sql_dir: Path,
     deadline: Deadline,
 ) -> None:
-    # GIVEN a database we built (history up to V001), and a newer migration V002
+    # GIVEN a database we built (history up to the latest release), and a newer migration V902
     engine.apply(target, options, deadline)
-    add_migration(sql_dir, "V002__channel.sql", "ALTER TABLE orders ADD COLUMN channel text;\n")
+    add_migration(sql_dir, "V902__channel.sql", "ALTER TABLE orders ADD COLUMN channel text;\n")
 
     assert baseline.adopt(target, options, deadline, 1).already_recorded
-    with pytest.raises(HistoryError, match=r"already records migrations up to V001"):
-        baseline.adopt(target, options, deadline, 2, scratch=drift.existing_server(admin))
+    with pytest.raises(HistoryError, match=rf"already records migrations up to {MIGRATIONS[-1]}"):
+        baseline.adopt(target, options, deadline, 902, scratch=drift.existing_server(admin))
 
 
 def test_unknown_version_is_a_usage_error(

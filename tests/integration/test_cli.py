@@ -13,7 +13,7 @@ import pytest
 
 from db_init.embedded import LocalServer
 from db_init.settings import ConnectionSettings
-from tests.postgres import REPO, add_migration, query, snapshot
+from tests.postgres import MIGRATIONS, RELEASED, REPO, SEEDS, add_migration, query, snapshot
 
 
 def _url(settings: ConnectionSettings) -> str:
@@ -58,18 +58,15 @@ def test_default_target_is_an_embedded_server_it_starts_and_says_so(
 
     assert applied.returncode == 0, applied.stderr
     assert "target: embedded PostgreSQL" in applied.stderr
-    assert "applied 3 script(s): V001 S001 S002" in applied.stdout
-    assert "verified: schema version V001, 8 tables, 7 triggers" in applied.stdout
+    everything = MIGRATIONS + SEEDS
+    assert f"applied {len(everything)} script(s): {' '.join(everything)}" in applied.stdout
+    assert f"verified: schema version {MIGRATIONS[-1]}, 8 tables, 7 triggers" in applied.stdout
 
     status = _cli(
         "status", "--json", "--data-dir", str(embedded_dir), "--sql-dir", str(REPO / "sql")
     )
     states = {row["script"]: row["state"] for row in json.loads(status.stdout)["scripts"]}
-    assert states == {
-        "V001__initial_schema.sql": "applied",
-        "S001__tenants.sql": "applied",
-        "S002__role_metric_visibility.sql": "applied",
-    }
+    assert states == {s.name: "applied" for s in RELEASED.migrations + RELEASED.seeds}
     stopped = _cli("server", "stop", "--data-dir", str(embedded_dir))
     assert stopped.returncode == 0 and "stopped" in stopped.stdout
     assert not LocalServer(embedded_dir).is_running()
@@ -80,7 +77,7 @@ def test_refused_failed_and_usage_have_distinct_exit_codes_and_one_line_errors(
 ) -> None:
     url = _url(target)
     assert _cli("apply", "--database-url", url, "--sql-dir", str(sql_dir)).returncode == 0
-    add_migration(sql_dir, "V002__bad.sql", "CREATE TABLE t (a int);\nSELECT * FROM nowhere;\n")
+    add_migration(sql_dir, "V902__bad.sql", "CREATE TABLE t (a int);\nSELECT * FROM nowhere;\n")
     before = snapshot(pg_server, target)
 
     failed = _cli("apply", "--database-url", url, "--sql-dir", str(sql_dir))
@@ -89,11 +86,11 @@ def test_refused_failed_and_usage_have_distinct_exit_codes_and_one_line_errors(
         failed.stderr.strip()
         .splitlines()[-1]
         .startswith(
-            'failed: MigrationFailedError [42P01]: migrations/V002__bad.sql:2: relation "nowhere" does not exist'
+            'failed: MigrationFailedError [42P01]: migrations/V902__bad.sql:2: relation "nowhere" does not exist'
         )
     )
 
-    (sql_dir / "migrations" / "V002__bad.sql").unlink()
+    (sql_dir / "migrations" / "V902__bad.sql").unlink()
     first = sql_dir / "migrations" / "V001__initial_schema.sql"
     first.write_text(first.read_text() + "\n-- edited after it was applied\n")
     refused = _cli("apply", "--json", "--database-url", url, "--sql-dir", str(sql_dir))
@@ -128,16 +125,18 @@ def test_dry_run_and_plan_print_what_would_happen(
     plan = _cli("plan", "--seeds", "--database-url", _url(target), "--sql-dir", str(sql_dir))
     assert plan.returncode == 0
     assert plan.stdout.splitlines() == [
-        f"pending migration V001 {_sha8(sql_dir, 'migrations/V001__initial_schema.sql')} migrations/V001__initial_schema.sql",
-        f"pending seed      S001 {_sha8(sql_dir, 'seeds/S001__tenants.sql')} seeds/S001__tenants.sql",
-        f"pending seed      S002 {_sha8(sql_dir, 'seeds/S002__role_metric_visibility.sql')} seeds/S002__role_metric_visibility.sql",
+        f"pending {s.kind.value:9} {s.label} {_sha8(sql_dir, f'{s.path.parent.name}/{s.name}')} "
+        f"{s.path.parent.name}/{s.name}"
+        for s in RELEASED.migrations + RELEASED.seeds
     ]
     query(admin, f"CREATE DATABASE {target.database}")  # a dry run never creates one
     rehearsal = _cli(
         "apply", "--dry-run", "--database-url", _url(target), "--sql-dir", str(sql_dir)
     )
     assert rehearsal.returncode == 0
-    assert "rehearsed (rolled back) 1 script(s): V001" in rehearsal.stdout
+    assert f"rehearsed (rolled back) {len(MIGRATIONS)} script(s): {' '.join(MIGRATIONS)}" in (
+        rehearsal.stdout
+    )
     after = _cli("plan", "--database-url", _url(target), "--sql-dir", str(sql_dir))
     assert "pending migration V001 " in after.stdout
 

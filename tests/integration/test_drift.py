@@ -14,14 +14,14 @@ from db_init import drift, engine
 from db_init.deadline import Deadline
 from db_init.embedded import LocalServer
 from db_init.settings import ApplyOptions, ConnectionSettings
-from tests.postgres import REPO, add_migration, query, snapshot
+from tests.postgres import LATEST, MIGRATIONS, REPO, add_migration, query, snapshot
 
 HAND_MADE_CHANGES = """
 ALTER TABLE orders ADD COLUMN legacy_code varchar(5);
 DROP INDEX idx_orders_status;
 ALTER TABLE tenants ALTER COLUMN plan_tier SET DEFAULT 'Basic';
-ALTER TABLE tenants ENABLE ROW LEVEL SECURITY;
-CREATE POLICY tenant_isolation ON tenants USING (tenant_id = current_user);
+ALTER TABLE tenants DISABLE ROW LEVEL SECURITY;
+DROP POLICY tenant_isolation ON tenants;
 DROP TRIGGER trg_users_updated_at ON users;
 """
 
@@ -57,7 +57,7 @@ def test_freshly_applied_database_has_no_drift(
     report = drift.check(target, options, deadline, scratch=drift.existing_server(admin))
 
     assert report.differences == ()
-    assert report.compared_with == 1
+    assert report.compared_with == LATEST
     # 8 tables with their columns, constraints, indexes and triggers, plus the trigger function
     assert report.object_count > 100
     assert report.pending_owners == ()
@@ -80,7 +80,7 @@ def test_hand_made_changes_are_each_reported_and_nothing_is_changed(
 
     # THEN every change is one difference, kind by kind, and the database is untouched
     assert [str(d) for d in report.differences] == [
-        "changed table public.tenants: expected table, live table, row level security",
+        "changed table public.tenants: expected table, row level security, live table",
         "unexpected column public.orders.legacy_code: character varying(5)",
         "changed column public.tenants.plan_tier: expected character varying(20) not null "
         "default 'Standard'::character varying, live character varying(20) not null default "
@@ -89,8 +89,9 @@ def test_hand_made_changes_are_each_reported_and_nothing_is_changed(
         "public.orders USING btree (status)",
         "missing trigger public.users.trg_users_updated_at: CREATE TRIGGER trg_users_updated_at "
         "BEFORE UPDATE ON public.users FOR EACH ROW EXECUTE FUNCTION set_updated_at()",
-        "unexpected policy public.tenants.tenant_isolation: permissive for all to public using "
-        "(((tenant_id)::text = CURRENT_USER))",
+        "missing policy public.tenants.tenant_isolation: permissive for all to public using "
+        "(((tenant_id)::text = current_setting('app.tenant_id'::text, true))) with check "
+        "(((tenant_id)::text = current_setting('app...",
     ]
     assert report.drift_count == 6
     assert snapshot(pg_server, target) == before
@@ -125,13 +126,13 @@ def test_drift_on_an_object_a_pending_migration_alters_is_a_conflict(
     query(target, "ALTER TABLE orders ADD COLUMN legacy_code varchar(5)")
     query(target, "ALTER TABLE tenants ADD COLUMN legacy_code varchar(5)")
     add_migration(
-        sql_dir, "V002__orders_channel.sql", "ALTER TABLE orders ADD COLUMN channel text;"
+        sql_dir, "V902__orders_channel.sql", "ALTER TABLE orders ADD COLUMN channel text;"
     )
 
     report = drift.check(target, options, deadline, scratch=drift.existing_server(admin))
 
-    # THEN it compares with what the database recorded (V001) and flags only the orders drift
-    assert report.compared_with == 1
+    # THEN it compares with what the database recorded (the release) and flags only orders drift
+    assert report.compared_with == LATEST
     assert report.pending_owners == ("public.orders",)
     assert [d.name for d in report.conflicts] == ["public.orders.legacy_code"]
     assert report.drift_count == 2
@@ -159,7 +160,9 @@ def test_default_scratch_is_an_embedded_server_that_is_removed_afterwards(
 def test_cli_drift_exit_codes_and_json(target: ConnectionSettings, sql_dir: Path) -> None:
     clean = _cli("drift", "--database-url", _url(target), "--sql-dir", str(sql_dir))
     assert clean.returncode == 0, clean.stderr
-    assert clean.stdout.startswith(f"no drift: {target.database} matches the migrations up to V001")
+    assert clean.stdout.startswith(
+        f"no drift: {target.database} matches the migrations up to {MIGRATIONS[-1]}"
+    )
 
     query(target, "ALTER TABLE orders ADD COLUMN legacy_code varchar(5)")
     drifted = _cli("drift", "--json", "--database-url", _url(target), "--sql-dir", str(sql_dir))

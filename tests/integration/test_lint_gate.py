@@ -14,7 +14,7 @@ from db_init.deadline import Deadline
 from db_init.embedded import LocalServer
 from db_init.errors import LintError
 from db_init.settings import ApplyOptions, ConnectionSettings
-from tests.postgres import REPO, add_migration, query, snapshot
+from tests.postgres import MIGRATIONS, RELEASED, REPO, SEEDS, add_migration, query, snapshot
 
 BACKFILL = "UPDATE orders SET net_revenue = gross_revenue - discount_amount;\n"
 MARKER = (
@@ -41,14 +41,14 @@ def test_unallowed_finding_in_a_pending_migration_refuses_before_any_change(
 ) -> None:
     engine.apply(target, options, deadline)
     before = snapshot(pg_server, target)
-    add_migration(sql_dir, "V002__backfill.sql", "SELECT 1;\n" + BACKFILL)
+    add_migration(sql_dir, "V902__backfill.sql", "SELECT 1;\n" + BACKFILL)
 
     with pytest.raises(LintError) as raised:
         engine.apply(target, options, deadline)
 
     line = raised.value.one_line()
     assert line.startswith(
-        "LintError: migrations/V002__backfill.sql:2 update-without-where UPDATE orders:"
+        "LintError: migrations/V902__backfill.sql:2 update-without-where UPDATE orders:"
     )
     assert "-- allow: update-without-where reason:" in line
     assert raised.value.outcome.value == "refused"
@@ -58,13 +58,13 @@ def test_unallowed_finding_in_a_pending_migration_refuses_before_any_change(
 def test_refusal_happens_on_a_dry_run_and_on_a_fresh_database_too(
     admin: ConnectionSettings, target: ConnectionSettings, sql_dir: Path, deadline: Deadline
 ) -> None:
-    # GIVEN an empty database and a migration set whose V002 drops a table V001 created
+    # GIVEN an empty database and a migration set whose V902 drops a table V001 created
     query(admin, f"CREATE DATABASE {target.database}")
-    add_migration(sql_dir, "V002__drop.sql", "DROP TABLE orders CASCADE;\n")
+    add_migration(sql_dir, "V902__drop.sql", "DROP TABLE orders CASCADE;\n")
 
-    with pytest.raises(LintError, match=r"V002__drop\.sql:1 drop-table"):
+    with pytest.raises(LintError, match=r"V902__drop\.sql:1 drop-table"):
         engine.apply(target, ApplyOptions(sql_dir=sql_dir, dry_run=True), deadline)
-    with pytest.raises(LintError, match=r"V002__drop\.sql:1 drop-table"):
+    with pytest.raises(LintError, match=r"V902__drop\.sql:1 drop-table"):
         engine.apply(target, ApplyOptions(sql_dir=sql_dir, connect_budget_s=5), deadline)
 
     assert query(
@@ -76,12 +76,12 @@ def test_allowed_finding_applies_and_the_marker_is_recorded_in_the_history(
     target: ConnectionSettings, options: ApplyOptions, sql_dir: Path, deadline: Deadline
 ) -> None:
     engine.apply(target, options, deadline)
-    add_migration(sql_dir, "V002__backfill.sql", MARKER + BACKFILL)
+    add_migration(sql_dir, "V902__backfill.sql", MARKER + BACKFILL)
 
     result = engine.apply(target, options, deadline)
 
-    assert result.applied_versions == ["V002"]
-    assert _allowed(target, 2) == [
+    assert result.applied_versions == ["V902"]
+    assert _allowed(target, 902) == [
         {
             "rule": "update-without-where",
             "reason": "backfill of a derived column, all rows on purpose",
@@ -100,11 +100,11 @@ def test_history_from_before_the_allowed_column_is_upgraded_in_the_same_transact
         target,
         "ALTER TABLE shoppulse_meta.schema_history DROP COLUMN allowed, DROP COLUMN baseline",
     )
-    add_migration(sql_dir, "V002__backfill.sql", MARKER + BACKFILL)
+    add_migration(sql_dir, "V902__backfill.sql", MARKER + BACKFILL)
 
     engine.apply(target, options, deadline)
 
-    assert _allowed(target, 2) == [
+    assert _allowed(target, 902) == [
         {
             "rule": "update-without-where",
             "reason": "backfill of a derived column, all rows on purpose",
@@ -115,7 +115,7 @@ def test_history_from_before_the_allowed_column_is_upgraded_in_the_same_transact
         target,
         "SELECT version, baseline FROM shoppulse_meta.schema_history "
         "WHERE kind = 'migration' ORDER BY version",
-    ) == [(1, False), (2, False)]
+    ) == [(m.version, False) for m in RELEASED.migrations] + [(902, False)]
 
 
 def test_without_pglast_the_engine_applies_and_still_records_markers(
@@ -127,12 +127,12 @@ def test_without_pglast_the_engine_applies_and_still_records_markers(
 ) -> None:
     """The Lambda has no pglast: it trusts the synth-time lint over the same bytes."""
     monkeypatch.setattr(lint, "available", lambda: False)
-    add_migration(sql_dir, "V002__backfill.sql", MARKER + BACKFILL)
+    add_migration(sql_dir, "V902__backfill.sql", MARKER + BACKFILL)
 
     result = engine.apply(target, options, deadline)
 
-    assert result.applied_versions[:2] == ["V001", "V002"]
-    assert isinstance(_allowed(target, 2), list)
+    assert result.applied_versions == [*MIGRATIONS, "V902", *SEEDS]
+    assert isinstance(_allowed(target, 902), list)
 
 
 def test_package_imports_and_lints_nothing_without_pglast() -> None:
@@ -164,8 +164,9 @@ def test_cli_lint_exit_codes_and_json(sql_dir: Path) -> None:
         )
 
     clean = cli("--sql-dir", str(sql_dir))
-    assert (clean.returncode, clean.stdout) == (0, "")
-    bad = add_migration(sql_dir, "V002__backfill.sql", BACKFILL)
+    assert clean.returncode == 0  # the released migrations' findings all carry allow markers
+    assert all(" allowed: " in line for line in clean.stdout.splitlines())
+    bad = add_migration(sql_dir, "V902__backfill.sql", BACKFILL)
 
     found = cli("--sql-dir", str(sql_dir))
     as_json = cli("--json", str(bad))

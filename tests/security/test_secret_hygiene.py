@@ -120,7 +120,7 @@ def test_no_scenario_reveals_a_password(
                 deadline,
             ),
         )
-    add_migration(options.sql_dir, "V002__broken.sql", "ALTER TABLE tenants ADD COLUMN;\n")
+    add_migration(options.sql_dir, "V902__broken.sql", "ALTER TABLE tenants ADD COLUMN;\n")
     _attempt(transcript, lambda: engine.apply(target, options, deadline))  # failing migration
     transcript.add(repr(target))
     codes = [

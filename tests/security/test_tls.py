@@ -21,7 +21,7 @@ from db_init.embedded import LocalServer
 from db_init.errors import ConnectError, SettingsError
 from db_init.settings import ApplyOptions, ConnectionSettings, parse_database_url
 from tests.faults.relay import SSL_REQUEST, Relay
-from tests.postgres import REPO, snapshot
+from tests.postgres import MIGRATIONS, REPO, SEEDS, snapshot
 from tests.security.certs import Authority, make_ca, server_context
 
 
@@ -69,7 +69,7 @@ def test_verify_full_succeeds_with_the_right_ca_and_host(
     # WHEN we apply over it
     result = engine.apply(settings, options, deadline)
     # THEN it works, and nothing but the SSLRequest ever crossed the wire in the clear
-    assert result.applied_versions == ["V001", "S001", "S002"]
+    assert result.applied_versions == [*MIGRATIONS, *SEEDS]
     assert bytes(tls_endpoint.client_bytes) == SSL_REQUEST * tls_endpoint.accepted
 
 
@@ -92,7 +92,7 @@ def test_verify_full_through_the_cli_with_sslrootcert(
     )
     # THEN it succeeds over TLS
     assert result.returncode == 0, result.stderr
-    assert "applied 1 script(s): V001" in result.stdout
+    assert f"applied {len(MIGRATIONS)} script(s): {' '.join(MIGRATIONS)}" in result.stdout
 
 
 def test_wrong_ca_fails_with_a_clear_error(
