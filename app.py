@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""CDK entry point: the only place that reads context (`-c env=dev|staging|prod`, `-c pipeline`)."""
+"""CDK entry point: the only place that reads context (`-c env=dev|staging|prod`, `-c pipeline`,
+`-c sqlRoot=DIR` to synthesize another SQL tree, e.g. to see what its lint says)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ def build(app: cdk.App) -> cdk.Stack:
     environment = app.node.try_get_context("env") or "dev"
     if not isinstance(environment, str):
         raise ConfigError(f"-c env: expected a name, got {environment!r}")
+    sql_dir = _sql_dir(app.node.try_get_context("sqlRoot"))
     stack: cdk.Stack
     if str(app.node.try_get_context("pipeline")).lower() == "true":
         stack = PipelineStack(
@@ -31,6 +33,7 @@ def build(app: cdk.App) -> cdk.Stack:
             config=load_pipeline(context),
             environments=[load_environment(context, name) for name in ("dev", "staging", "prod")],
             repo_root=REPO_ROOT,
+            sql_dir=sql_dir,
         )
     else:
         config = load_environment(context, environment)
@@ -39,6 +42,7 @@ def build(app: cdk.App) -> cdk.Stack:
             config.stack_name,
             config=config,
             repo_root=REPO_ROOT,
+            sql_dir=sql_dir,
             env=cdk.Environment(account=config.account, region=config.region),
         )
     # CloudFormation rejects Tags on proxy target groups although CDK marks them taggable.
@@ -47,6 +51,15 @@ def build(app: cdk.App) -> cdk.Stack:
     )
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return stack
+
+
+def _sql_dir(value: object) -> Path:
+    """The SQL tree (migrations/, seeds/) to lint and bundle: sql/ unless -c sqlRoot is set."""
+    if value is None:
+        return REPO_ROOT / "sql"
+    if not isinstance(value, str) or not (Path(value) / "migrations").is_dir():
+        raise ConfigError(f"-c sqlRoot: expected a directory holding migrations/, got {value!r}")
+    return Path(value).resolve()
 
 
 if __name__ == "__main__":

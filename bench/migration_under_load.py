@@ -1,7 +1,7 @@
 """Application latency while a migration applies: pgbench runs the spec's sample queries.
 
 Two pgbench runs of the same length on a populated database: a baseline, then one during
-which V002 (ALTER TABLE orders ADD COLUMN) and V003 (CREATE INDEX CONCURRENTLY, a
+which V902 (ALTER TABLE orders ADD COLUMN) and V903 (CREATE INDEX CONCURRENTLY, a
 non-transactional file) apply. Reports p50/p99 per run from pgbench's per-transaction log,
 and the longest lock wait seen in pg_locks.waitstart. Target: p99 <= 2x baseline and no wait
 longer than lock_timeout.
@@ -94,8 +94,8 @@ details, ip_address) VALUES ('T001', 'U001', 'user.created', 'user', 'U002',
 }
 
 MIGRATIONS = {
-    "V002__orders_sales_channel.sql": "ALTER TABLE orders ADD COLUMN sales_channel varchar(20);\n",
-    "V003__orders_tenant_region_index.sql": (
+    "V902__orders_sales_channel.sql": "ALTER TABLE orders ADD COLUMN sales_channel varchar(20);\n",
+    "V903__orders_tenant_region_index.sql": (
         "-- shoppulse:non-transactional\n"
         "CREATE INDEX CONCURRENTLY idx_orders_tenant_region ON orders (tenant_id, region);\n"
     ),

@@ -76,8 +76,9 @@ def runtime_dependencies(requirements: Path, cache_root: Path) -> Path:
 class LocalBundling:
     """Assembles db_init/, certs/, sql/ and the vendored deps without Docker."""
 
-    def __init__(self, *, repo_root: Path, expected_sql_checksum: str) -> None:
+    def __init__(self, *, repo_root: Path, sql_dir: Path, expected_sql_checksum: str) -> None:
         self._root = repo_root
+        self._sql_dir = sql_dir
         self._expected_sql_checksum = expected_sql_checksum
 
     def try_bundle(self, output_dir: str, *, image: DockerImage, **options: object) -> bool:
@@ -89,14 +90,16 @@ class LocalBundling:
                 self._root / "requirements.txt", self._root / "build" / "lambda-deps"
             )
         except BundlingError as error:
-            if shutil.which("docker") is None:
+            # The Docker command copies the repository's own sql/, so it is no fallback for
+            # another SQL tree (-c sqlRoot=...).
+            if shutil.which("docker") is None or self._sql_dir != self._root / "sql":
                 raise  # no fallback: pip's own message is the useful one
             print(f"local bundling failed, trying Docker: {error}", file=sys.stderr)
             return False
         shutil.copytree(deps, out, dirs_exist_ok=True)
         shutil.copytree(self._root / "lambda" / "db_init", out / "db_init", ignore=_IGNORED)
         shutil.copytree(self._root / "lambda" / "certs", out / "certs", ignore=_IGNORED)
-        shutil.copytree(self._root / "sql", out / "sql", ignore=_IGNORED)
+        shutil.copytree(self._sql_dir, out / "sql", ignore=_IGNORED)
         # The SqlChecksum property is computed from the repo; the Lambda recomputes it from
         # the bundle and refuses to run on a mismatch, so prove here they are the same bytes.
         bundled = sql_tree_checksum(out / "sql")
@@ -108,7 +111,7 @@ class LocalBundling:
         return True
 
 
-def initializer_code(*, repo_root: Path, sql_checksum: str) -> lambda_.Code:
+def initializer_code(*, repo_root: Path, sql_dir: Path, sql_checksum: str) -> lambda_.Code:
     """Lambda code asset for the schema initializer, hashed by its bundled output."""
     docker_command = (
         "pip install --no-compile --only-binary=:all: -r requirements.txt -t /asset-output"
@@ -124,6 +127,8 @@ def initializer_code(*, repo_root: Path, sql_checksum: str) -> lambda_.Code:
             ),
             command=["bash", "-c", docker_command],
             platform="linux/arm64",
-            local=LocalBundling(repo_root=repo_root, expected_sql_checksum=sql_checksum),
+            local=LocalBundling(
+                repo_root=repo_root, sql_dir=sql_dir, expected_sql_checksum=sql_checksum
+            ),
         ),
     )

@@ -13,6 +13,7 @@ DATABASE_PORT = 5432
 
 Engine = Literal["postgres", "aurora-postgresql"]
 RemovalMode = Literal["destroy", "snapshot", "retain"]
+DriftMode = Literal["warn", "fail"]
 
 _ENGINE_BY_NAME: dict[str, Engine] = {
     "postgres": "postgres",
@@ -23,8 +24,10 @@ _REMOVAL_BY_NAME: dict[str, RemovalMode] = {
     "snapshot": "snapshot",
     "retain": "retain",
 }
+_DRIFT_BY_NAME: dict[str, DriftMode] = {"warn": "warn", "fail": "fail"}
 _ENGINES = tuple(_ENGINE_BY_NAME)
 _REMOVAL_MODES = tuple(_REMOVAL_BY_NAME)
+_DRIFT_MODES = tuple(_DRIFT_BY_NAME)
 _POSTGRES_MAJORS = ("16", "17")
 # CloudWatch Logs accepts only these retention periods (days).
 _LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827)
@@ -39,6 +42,7 @@ _CONNECTION_ARN = re.compile(
     r"^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:connection/[0-9a-f-]+$"
 )
 _REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+_MIGRATION_LABEL = re.compile(r"^V\d{3,9}$")  # as the manifest spells it: V001
 
 
 class ConfigError(ValueError):
@@ -75,7 +79,7 @@ class DatabaseConfig:
 
 @dataclass(frozen=True)
 class InitializerConfig:
-    """The schema custom resource: seeds flag, timeouts passed to the engine, Lambda sizing."""
+    """The schema custom resource: seeds, drift and baseline policy, engine timeouts, sizing."""
 
     apply_seeds: bool
     lock_timeout_ms: int
@@ -84,6 +88,8 @@ class InitializerConfig:
     timeout_minutes: int
     memory_mb: int
     log_retention_days: int
+    on_drift: DriftMode
+    baseline_version: str | None
 
 
 @dataclass(frozen=True)
@@ -261,6 +267,9 @@ def _initializer(section: _Section) -> InitializerConfig:
         timeout_minutes=section.integer("timeout_minutes", 14, 2, 15),
         memory_mb=section.integer("memory_mb", 512, 128, 10240),
         log_retention_days=_retention(section, "log_retention_days", 30),
+        # Refusing to migrate over drift is the safe default; only a disposable env warns.
+        on_drift=_DRIFT_BY_NAME[section.text("on_drift", "fail", choices=_DRIFT_MODES)],
+        baseline_version=section.optional_text("baseline_version", _MIGRATION_LABEL),
     )
     section.finish()
     return config

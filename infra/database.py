@@ -98,17 +98,18 @@ class Database(Construct):
             )
         secret_resource.override_logical_id(SECRET_LOGICAL_ID)
 
-        rotation_security_group = ec2.SecurityGroup(
+        # Shared by every rotation function (admin and the application roles' secrets).
+        self.rotation_security_group = ec2.SecurityGroup(
             self,
             "RotationSecurityGroup",
             vpc=network.vpc,
             description="Secret rotation function: PostgreSQL to the database, HTTPS to endpoints",
             allow_all_outbound=False,
         )
-        rotation_security_group.connections.allow_to(
+        self.rotation_security_group.connections.allow_to(
             network.database_security_group, ec2.Port.tcp(DATABASE_PORT), "rotation to database"
         )
-        rotation_security_group.connections.allow_to(
+        self.rotation_security_group.connections.allow_to(
             network.endpoint_security_group, ec2.Port.tcp(443), "rotation to Secrets Manager"
         )
         self.resource.add_rotation_single_user(
@@ -117,7 +118,7 @@ class Database(Construct):
             # Secrets Manager through the interface endpoint.
             endpoint=network.secrets_manager_endpoint,
             vpc_subnets=network.subnets,
-            security_group=rotation_security_group,
+            security_group=self.rotation_security_group,
         )
 
     def _servers(self) -> list[CfnResource]:

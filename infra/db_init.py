@@ -10,8 +10,10 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct, IConstruct
 
+from db_init.manifest import manifest_of
 from infra.assets import initializer_code, sql_tree_checksum
-from infra.config import DATABASE_NAME, DATABASE_PORT, InitializerConfig
+from infra.config import DATABASE_NAME, DATABASE_PORT, ConfigError, InitializerConfig
+from infra.migration_lint import annotate_lint_findings
 from infra.network import Network
 from infra.retention import retention
 
@@ -28,6 +30,21 @@ def _flag(value: bool) -> str:
     return "true" if value else "false"
 
 
+def _plan(config: InitializerConfig, manifest: list[str]) -> dict[str, str]:
+    # Migrations is omitted for an empty migrations/ (the handler refuses an empty value);
+    # BaselineVersion is omitted when unset, so the handler never baselines.
+    plan = {"Migrations": ",".join(manifest)} if manifest else {}
+    if config.baseline_version is None:
+        return plan
+    versions = [entry.split(":", maxsplit=1)[0] for entry in manifest]
+    if config.baseline_version not in versions:
+        raise ConfigError(
+            f"initializer.baseline_version: {config.baseline_version} is not a migration under"
+            f" sql/migrations ({', '.join(versions) or 'none'})"
+        )
+    return {**plan, "BaselineVersion": config.baseline_version}
+
+
 class Initializer(Construct):
     """Lambda (crhelper protocol) that applies migrations and seeds, and its custom resource."""
 
@@ -38,13 +55,19 @@ class Initializer(Construct):
         *,
         config: InitializerConfig,
         repo_root: Path,
+        sql_dir: Path,
         network: Network,
         secret_arn: str,
+        app_secret_arn: str,
+        analytics_secret_arn: str,
         proxy_endpoint: str,
         depends_on: list[IConstruct],
     ) -> None:
         super().__init__(scope, construct_id)
-        self.sql_checksum = sql_tree_checksum(repo_root / "sql")
+        self.sql_checksum = sql_tree_checksum(sql_dir)
+        # `cdk diff` shows exactly which migrations a deploy adds (~14 bytes a migration).
+        self.migrations = manifest_of(sql_dir)
+        annotate_lint_findings(self, sql_dir=sql_dir)
 
         log_group = logs.LogGroup(
             self,
@@ -56,15 +79,19 @@ class Initializer(Construct):
             self,
             "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="ShopPulse schema initializer: read one secret, write its own logs",
+            description="ShopPulse schema initializer: read three secrets, write its own logs",
             # ENIs in the isolated subnets and its log stream; acknowledged in infra/nag.py.
             managed_policies=[
                 iam.ManagedPolicy.from_aws_managed_policy_name(VPC_ACCESS_POLICY),
             ],
         )
-        # Least privilege: the one secret the engine connects with, nothing else.
+        # Least privilege: the admin secret the engine connects with and the two role secrets
+        # whose passwords it sets, nothing else.
         self.role.add_to_policy(
-            iam.PolicyStatement(actions=["secretsmanager:GetSecretValue"], resources=[secret_arn])
+            iam.PolicyStatement(
+                actions=["secretsmanager:GetSecretValue"],
+                resources=[secret_arn, app_secret_arn, analytics_secret_arn],
+            )
         )
         self.log_group = log_group
         self.function = lambda_.Function(
@@ -74,7 +101,9 @@ class Initializer(Construct):
             runtime=RUNTIME,
             architecture=lambda_.Architecture.ARM_64,
             handler=HANDLER,
-            code=initializer_code(repo_root=repo_root, sql_checksum=self.sql_checksum),
+            code=initializer_code(
+                repo_root=repo_root, sql_dir=sql_dir, sql_checksum=self.sql_checksum
+            ),
             timeout=Duration.minutes(config.timeout_minutes),
             memory_size=config.memory_mb,
             role=self.role,
@@ -109,6 +138,10 @@ class Initializer(Construct):
                 "StatementTimeoutMs": str(config.statement_timeout_ms),
                 "ConnectTimeoutS": str(config.connect_timeout_s),
                 "RequireTls": "true",
+                "AppRoleSecretArn": app_secret_arn,
+                "AnalyticsRoleSecretArn": analytics_secret_arn,
+                "OnDrift": config.on_drift,
+                **_plan(config, self.migrations),
             },
         )
         # The schema is applied only once the database, the proxy's target registration, the

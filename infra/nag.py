@@ -40,7 +40,8 @@ def findings(stack: DatabaseStack) -> list[Finding]:
             "AWSLambdaVPCAccessExecutionRole]",
             "AWSLambdaVPCAccessExecutionRole holds only the EC2 network-interface and CloudWatch"
             " Logs actions a VPC Lambda needs (Describe*/ENI actions cannot be resource-scoped);"
-            " the role's only other grant is GetSecretValue on the one database secret.",
+            " the role's only other grant is GetSecretValue on the admin secret and the two"
+            " application-role secrets whose passwords it sets.",
         ),
         Finding(
             stack.initializer.function,

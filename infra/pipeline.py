@@ -23,7 +23,13 @@ class DatabaseStage(cdk.Stage):
     """One environment's deployable unit inside the pipeline."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, repo_root: Path
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        repo_root: Path,
+        sql_dir: Path,
     ) -> None:
         super().__init__(
             scope,
@@ -36,6 +42,7 @@ class DatabaseStage(cdk.Stage):
             config.stack_name,
             config=config,
             repo_root=repo_root,
+            sql_dir=sql_dir,
             stack_name=config.stack_name,
         )
 
@@ -51,6 +58,7 @@ class PipelineStack(cdk.Stack):
         config: PipelineConfig,
         environments: Sequence[EnvironmentConfig],
         repo_root: Path,
+        sql_dir: Path,
     ) -> None:
         super().__init__(
             scope,
@@ -77,7 +85,11 @@ class PipelineStack(cdk.Stack):
         self.stages: dict[str, DatabaseStage] = {}
         for environment in environments:
             stage = DatabaseStage(
-                self, f"Deploy-{environment.name}", config=environment, repo_root=repo_root
+                self,
+                f"Deploy-{environment.name}",
+                config=environment,
+                repo_root=repo_root,
+                sql_dir=sql_dir,
             )
             # A failed schema verification fails that stage's deploy and rolls its stack back;
             # prod additionally waits for a person.

@@ -1,4 +1,4 @@
-"""The per-environment stack: wires network, database, proxy, initializer and monitoring."""
+"""The per-environment stack: wires network, database, role secrets, proxy, initializer, alarms."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from infra.monitoring import Monitoring
 from infra.nag import acknowledge_findings
 from infra.network import Network
 from infra.proxy import Proxy
+from infra.role_secrets import RoleSecrets
 
 
 class DatabaseStack(Stack):
@@ -26,6 +27,7 @@ class DatabaseStack(Stack):
         *,
         config: EnvironmentConfig,
         repo_root: Path,
+        sql_dir: Path,
         **kwargs: object,
     ) -> None:
         super().__init__(
@@ -44,6 +46,13 @@ class DatabaseStack(Stack):
             environment=config.name,
             network=self.network,
         )
+        self.role_secrets = RoleSecrets(
+            self,
+            "RoleSecrets",
+            config=config.database,
+            network=self.network,
+            database=self.database,
+        )
         self.proxy = Proxy(
             self, "Proxy", environment=config.name, network=self.network, database=self.database
         )
@@ -52,11 +61,18 @@ class DatabaseStack(Stack):
             "Initializer",
             config=config.initializer,
             repo_root=repo_root,
+            sql_dir=sql_dir,
             network=self.network,
             secret_arn=self.database.secret.secret_arn,
+            app_secret_arn=self.role_secrets.app_secret.secret_arn,
+            analytics_secret_arn=self.role_secrets.analytics_secret.secret_arn,
             proxy_endpoint=self.proxy.endpoint,
             depends_on=[self.network, *self.database.servers, self.proxy.target_group],
         )
+        # Multi-user rotation first signs in with the role's current password (and rotates
+        # once on creation): the roles must exist with those passwords, set by the schema.
+        for schedule in self.role_secrets.rotation_schedules:
+            schedule.node.add_dependency(self.initializer.resource)
         self.monitoring = Monitoring(
             self,
             "Monitoring",

@@ -31,14 +31,6 @@ class BaselineResult:
         return asdict(self)
 
 
-def parse_version(value: str) -> int:
-    """`V001`, `v1` or `1` as a migration version number."""
-    digits = value.strip().removeprefix("V").removeprefix("v")
-    if not digits.isdigit() or int(digits) < 1:
-        raise SettingsError(f"baseline version must look like V001 or 1, got {value[:20]!r}")
-    return int(digits)
-
-
 def adopt(
     target: ConnectionSettings,
     options: ApplyOptions,

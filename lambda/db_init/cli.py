@@ -22,11 +22,13 @@ from db_init.deadline import Deadline
 from db_init.embedded import LocalServer
 from db_init.errors import BaselineRefusedError, DbInitError, Outcome, SettingsError, SqlError
 from db_init.settings import (
+    DRIFT_POLICIES,
     ApplyOptions,
     ConnectionSettings,
     database_name,
     default_sql_dir,
     parse_database_url,
+    parse_version,
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
@@ -122,6 +124,14 @@ def build_parser() -> argparse.ArgumentParser:
                 action="store_true",
                 help="rehearse everything in a transaction, verify, then roll back",
             )
+            sub.add_argument(
+                "--on-drift",
+                choices=DRIFT_POLICIES,
+                default="warn",
+                help="before applying migrations, compare the database with what it recorded "
+                "(in a scratch database): warn (default), fail on drift that a pending "
+                "migration touches, or off",
+            )
         if name == "server":
             sub.add_argument("action", choices=("start", "stop", "status", "psql"))
         if name == "lint":
@@ -165,6 +175,8 @@ def cmd_apply(args: argparse.Namespace) -> dict[str, Any] | None:
         f"verified: schema version {version}, {result.table_count} tables, "
         f"{result.trigger_count} triggers ({result.timings_ms.get('total', 0)} ms)"
     )
+    if result.drift_count:
+        print(f"drift: {result.drift_count} object(s) differ (details above; `shoppulse-db drift`)")
     return None
 
 
@@ -222,7 +234,7 @@ def cmd_lint(args: argparse.Namespace) -> dict[str, Any] | None:
 def cmd_drift(args: argparse.Namespace) -> dict[str, Any] | None:
     """Compare the live schema with the migrations built in a scratch PostgreSQL."""
     target = resolve_target(args)
-    up_to = baseline.parse_version(args.baseline_version) if args.baseline_version else None
+    up_to = parse_version(args.baseline_version) if args.baseline_version else None
     report = drift.check(target.settings, _options(args), _deadline(args), up_to=up_to)
     code = EXIT_FAILED if report.differences else EXIT_OK
     if args.json:
@@ -246,7 +258,7 @@ def cmd_drift(args: argparse.Namespace) -> dict[str, Any] | None:
 def cmd_baseline(args: argparse.Namespace) -> dict[str, Any] | None:
     """Record migrations up to --version as applied after proving the schema matches them."""
     target = resolve_target(args)
-    version = baseline.parse_version(args.baseline_version)
+    version = parse_version(args.baseline_version)
     try:
         result = baseline.adopt(target.settings, _options(args), _deadline(args), version)
     except BaselineRefusedError as error:
@@ -521,6 +533,7 @@ def _options(args: argparse.Namespace) -> ApplyOptions:
         dry_run=getattr(args, "dry_run", False),
         lock_timeout_ms=args.lock_timeout_ms,
         statement_timeout_ms=args.statement_timeout_ms,
+        on_drift=getattr(args, "on_drift", "warn"),
     )
 
 

@@ -341,6 +341,10 @@ def _scratch_database(server: ConnectionSettings, deadline: Deadline) -> Iterato
             with closing(
                 connect(server.with_database(name), deadline=deadline, retry_budget_s=30)
             ) as session:
+                # the scratch build must end with the run's budget, even inside one statement
+                session.set_timeouts(
+                    lock_timeout_ms=5_000, statement_timeout_ms=deadline.cap_ms(3_600_000)
+                )
                 yield session
         finally:
             maintenance.query(f"DROP DATABASE IF EXISTS {quote_identifier(name)} WITH (FORCE)")

@@ -9,7 +9,7 @@ from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from db_init import ledger, lint, roles, scripts, verify
+from db_init import drift, ledger, lint, roles, scripts, verify
 from db_init.db import (
     Session,
     StatementFailedError,
@@ -22,7 +22,9 @@ from db_init.deadline import Deadline
 from db_init.errors import (
     ChecksumMismatchError,
     ConnectError,
+    DbInitError,
     DeadlineExceededError,
+    DriftConflictError,
     HistoryError,
     MigrationFailedError,
     MissingMigrationError,
@@ -37,6 +39,7 @@ log = logging.getLogger(__name__)
 _INVALID_CATALOG = "3D000"
 # A concurrent CREATE DATABASE loses with 42P04, or with 23505 when both pass the name check.
 _DATABASE_EXISTS = {"42P04", "23505"}
+DRIFT_BUDGET_S = 120.0  # interactive runs (no deadline): at most this long for the drift check
 _ADVICE = {
     "55P03": "another session holds a conflicting lock; retry when it is idle or raise "
     "the lock timeout",
@@ -68,6 +71,9 @@ class Result:
     trigger_count: int
     checksum: str
     recorded: tuple[str, ...] = ()  # every label (V001, S001) in the history after the run
+    # objects that differ from what the migrations make: the deep comparison when migrations were
+    # pending on a database with history, otherwise the undeclared objects verification found
+    drift_count: int = 0
     undeclared: tuple[str, ...] = ()
     not_rehearsed: tuple[str, ...] = ()
     timings_ms: dict[str, int] = field(default_factory=dict)
@@ -166,6 +172,12 @@ def apply(target: ConnectionSettings, options: ApplyOptions, deadline: Deadline)
                 findings = lint_reports(scriptset)
             if findings is not None:
                 lint.refuse_unallowed(findings, names={s.name for s in pending})
+            with timer.phase("drift"):
+                drift_count = _check_drift(
+                    session, scriptset, history, target=target, options=options, deadline=deadline
+                )
+        else:
+            drift_count = None
         log.info(
             "%d script(s) pending in %s%s",
             len(pending),
@@ -182,6 +194,7 @@ def apply(target: ConnectionSettings, options: ApplyOptions, deadline: Deadline)
     for extra in report.extras:
         log.warning("verification: %s (not in sql/%s)", extra, verify.EXPECTATIONS_FILE)
     return Result(
+        drift_count=len(report.extras) if drift_count is None else drift_count,
         database=target.database,
         dry_run=options.dry_run,
         applied=tuple(applied),
@@ -195,6 +208,44 @@ def apply(target: ConnectionSettings, options: ApplyOptions, deadline: Deadline)
         not_rehearsed=tuple(skipped),
         timings_ms=timer.total(),
     )
+
+
+def _check_drift(
+    session: Session,
+    scriptset: ScriptSet,
+    history: list[ledger.Entry],
+    *,
+    target: ConnectionSettings,
+    options: ApplyOptions,
+    deadline: Deadline,
+) -> int | None:
+    """Compare the database with the migrations it recorded before pending ones change it."""
+    if options.on_drift == "off" or not any(e.kind is Kind.MIGRATION for e in history):
+        return None  # nothing recorded yet: nothing to drift from
+    # The scratch build may take a share of the budget, never the time the migrations need.
+    budget = Deadline(min(deadline.at, time.monotonic() + max(1.0, deadline.remaining() * 0.25)))
+    if budget.at == float("inf"):
+        budget = Deadline.after(DRIFT_BUDGET_S)
+    try:
+        report = drift.compare_live(
+            session, scriptset, options, budget, scratch=drift.existing_server(target)
+        )
+    except DbInitError as error:  # no CREATEDB for the scratch copy, or its budget ran out
+        if options.on_drift == "fail":
+            raise
+        log.warning("drift not checked: %s", error.one_line())
+        return None
+    for difference in report.differences:
+        log.warning("drift: %s", difference)
+    conflicts = report.conflicts
+    if conflicts and options.on_drift == "fail":
+        shown = "; ".join(str(d) for d in conflicts[:2])
+        more = f" (+{len(conflicts) - 2} more)" if len(conflicts) > 2 else ""
+        raise DriftConflictError(
+            f"live schema drifted on what pending migrations alter: {shown}{more}; nothing was "
+            "applied -- undo the manual change (see `shoppulse-db drift`) or set OnDrift to warn"
+        )
+    return report.drift_count
 
 
 def lint_reports(scriptset: ScriptSet) -> list[lint.FileReport] | None:

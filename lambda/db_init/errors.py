@@ -75,6 +75,10 @@ class BaselineRefusedError(HistoryError):
         super().__init__(message)
 
 
+class DriftConflictError(HistoryError):
+    """The live schema drifted on objects that a pending migration alters (OnDrift=fail)."""
+
+
 class CredentialsError(DbInitError):
     """The database secret could not be read or is malformed."""
 

@@ -13,14 +13,15 @@ from typing import Any
 
 from crhelper import FAILED, CfnResource
 
-from db_init import engine, logs, preflight, response
+from db_init import baseline, drift, engine, logs, preflight, response
 from db_init.credentials import read_secret, secrets_client
 from db_init.deadline import Deadline
 from db_init.engine import Result
 from db_init.errors import AuthenticationError, DbInitError, StaleAssetError
+from db_init.manifest import manifest_of
 from db_init.properties import ResourceProperties
 from db_init.scripts import sql_tree_checksum
-from db_init.settings import ConnectionSettings, default_sql_dir
+from db_init.settings import ApplyOptions, ConnectionSettings, RolePassword, default_sql_dir
 
 BUNDLE_ROOT = Path(__file__).resolve().parents[1]
 # Kept back from the Lambda's remaining time: enough to roll back and send FAILED ourselves
@@ -125,6 +126,11 @@ class SchemaResource:
                 f"{props.sql_checksum[:12]}: the function code is from another build than the "
                 "template; redeploy both from one cdk synth"
             )
+        if props.migrations is not None and props.migrations != tuple(manifest_of(self.sql_dir)):
+            raise StaleAssetError(
+                "the Migrations property does not list the bundled migrations: the template "
+                "is from another build than the function code; redeploy both from one cdk synth"
+            )
 
     def _target(self, props: ResourceProperties, client: Any) -> ConnectionSettings:
         secret = read_secret(props.secret_arn, client=client)
@@ -138,9 +144,11 @@ class SchemaResource:
         client: Any,
         deadline: Deadline,
     ) -> Result:
-        options = props.apply_options(self.sql_dir, deadline)
+        options = props.apply_options(
+            self.sql_dir, deadline, role_passwords=self._role_passwords(props, client)
+        )
         try:
-            return engine.apply(target, options, deadline)
+            return self._baseline_and_apply(props, target, options, deadline)
         except AuthenticationError:
             # Rotation race: the password may have changed between our read and the login.
             fresh = read_secret(props.secret_arn, client=client)
@@ -149,7 +157,29 @@ class SchemaResource:
                 raise
             log.warning("authentication failed; the secret has changed since, retrying once")
             retry = target.with_credentials(fresh.username, fresh.password)
-            return engine.apply(retry, options, deadline)
+            return self._baseline_and_apply(props, retry, options, deadline)
+
+    def _baseline_and_apply(
+        self,
+        props: ResourceProperties,
+        target: ConnectionSettings,
+        options: ApplyOptions,
+        deadline: Deadline,
+    ) -> Result:
+        if props.baseline_version is not None:
+            # Adopts a database the original script built (no-op once recorded), then applies.
+            scratch = drift.existing_server(target)
+            baseline.adopt(target, options, deadline, props.baseline_version, scratch=scratch)
+        return engine.apply(target, options, deadline)
+
+    def _role_passwords(self, props: ResourceProperties, client: Any) -> tuple[RolePassword, ...]:
+        """Each login role's name and password, from its own secret."""
+        passwords = []
+        for arn in props.role_secret_arns:
+            secret = read_secret(arn, client=client)
+            logs.redact(secret.password)
+            passwords.append(RolePassword(secret.username, secret.password))
+        return tuple(passwords)
 
     def _fail(self, error: Exception, event: Event, timings: dict[str, int]) -> None:
         self._helper.Status = FAILED

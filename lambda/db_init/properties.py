@@ -14,9 +14,11 @@ from db_init.errors import SettingsError
 from db_init.settings import (
     ApplyOptions,
     ConnectionSettings,
+    RolePassword,
     database_name,
     parse_bool,
     parse_int,
+    parse_version,
 )
 
 SECRET_ARN = re.compile(r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+")
@@ -39,8 +41,15 @@ KNOWN = frozenset(
         "ConnectTimeoutS",
         "CaBundlePath",
         "RequireTls",
+        "AppRoleSecretArn",
+        "AnalyticsRoleSecretArn",
+        "OnDrift",
+        "Migrations",
+        "BaselineVersion",
     }
 )
+ROLE_SECRETS = ("AppRoleSecretArn", "AnalyticsRoleSecretArn")
+MANIFEST = re.compile(r"V\d{3,}:[0-9a-f]{8}(,V\d{3,}:[0-9a-f]{8})*")
 REQUIRED = ("SecretArn", "DatabaseName", "SqlChecksum")
 
 
@@ -59,6 +68,10 @@ class ResourceProperties:
     connect_timeout_s: int = 10
     ca_bundle: Path | None = None  # None: the PEM bundled with the function
     require_tls: bool = True
+    role_secret_arns: tuple[str, ...] = ()  # login roles whose passwords come from these secrets
+    on_drift: str = "warn"
+    migrations: tuple[str, ...] | None = None  # the plan the template was synthesized with
+    baseline_version: int | None = None
 
     @classmethod
     def from_properties(cls, raw: Mapping[str, object]) -> ResourceProperties:
@@ -70,10 +83,18 @@ class ResourceProperties:
         missing = [name for name in REQUIRED if name not in values]
         if missing:
             raise SettingsError(f"required property missing: {', '.join(missing)}")
-        if not SECRET_ARN.fullmatch(values["SecretArn"]):
-            raise SettingsError(
-                f"SecretArn {values['SecretArn'][:100]!r} is not a Secrets Manager secret ARN"
-            )
+        for name in ("SecretArn", *ROLE_SECRETS):
+            if name in values and not SECRET_ARN.fullmatch(values[name]):
+                raise SettingsError(
+                    f"{name} {values[name][:100]!r} is not a Secrets Manager secret ARN"
+                )
+        on_drift = values.get("OnDrift", "warn")
+        if on_drift not in ("warn", "fail"):
+            raise SettingsError(f'OnDrift must be "warn" or "fail", got {on_drift[:20]!r}')
+        manifest = values.get("Migrations")
+        if manifest is not None and not MANIFEST.fullmatch(manifest):
+            raise SettingsError("Migrations must look like V001:5d06ebcf,V002:... (see manifest)")
+        baseline = values.get("BaselineVersion")
         if not SHA256_HEX.fullmatch(values["SqlChecksum"]):
             raise SettingsError("SqlChecksum must be 64 lower-case hex digits (sha256 of sql/)")
         port = values.get("Port")
@@ -96,6 +117,10 @@ class ResourceProperties:
             apply_seeds=parse_bool("ApplySeeds", values.get("ApplySeeds", "false")),
             ca_bundle=Path(ca_bundle) if ca_bundle else None,
             require_tls=parse_bool("RequireTls", values.get("RequireTls", "true")),
+            role_secret_arns=tuple(values[name] for name in ROLE_SECRETS if name in values),
+            on_drift=on_drift,
+            migrations=tuple(manifest.split(",")) if manifest else None,
+            baseline_version=parse_version(baseline) if baseline else None,
             **timeouts,
         )
 
@@ -126,13 +151,17 @@ class ResourceProperties:
             connect_timeout_s=float(self.connect_timeout_s),
         )
 
-    def apply_options(self, sql_dir: Path, deadline: Deadline) -> ApplyOptions:
+    def apply_options(
+        self, sql_dir: Path, deadline: Deadline, *, role_passwords: tuple[RolePassword, ...] = ()
+    ) -> ApplyOptions:
         """Engine options; the statement timeout never outlasts the deadline."""
         return ApplyOptions(
             sql_dir=sql_dir,
             apply_seeds=self.apply_seeds,
             lock_timeout_ms=self.lock_timeout_ms,
             statement_timeout_ms=deadline.cap_ms(self.statement_timeout_ms),
+            role_passwords=role_passwords,
+            on_drift=self.on_drift,
         )
 
 

@@ -24,6 +24,7 @@ def data(result: Result) -> dict[str, str]:
         "TableCount": str(result.table_count),
         "TriggerCount": str(result.trigger_count),
         "Checksum": result.checksum,
+        "DriftCount": str(result.drift_count),
     }
 
 

@@ -13,6 +13,7 @@ from db_init.errors import SettingsError
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 PACKAGE_DIR = Path(__file__).resolve().parent
 APPLICATION_NAME = "shoppulse-db"
+DRIFT_POLICIES = ("warn", "fail", "off")
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,13 @@ class ApplyOptions:
     connect_budget_s: float = 120.0
     # login passwords for the application roles, set after the migrations in the same transaction
     role_passwords: tuple[RolePassword, ...] = ()
+    # before applying migrations to a database with history: compare it with what it recorded
+    # (in a scratch database); "fail" refuses drift on objects a pending migration alters
+    on_drift: str = "warn"
+
+    def __post_init__(self) -> None:
+        if self.on_drift not in DRIFT_POLICIES:
+            raise SettingsError(f"on-drift must be one of {', '.join(DRIFT_POLICIES)}")
 
 
 def default_sql_dir() -> Path:
@@ -79,6 +87,14 @@ def default_sql_dir() -> Path:
         if (candidate / "migrations").is_dir():
             return candidate
     return Path("sql")
+
+
+def parse_version(value: str) -> int:
+    """`V001`, `v1` or `1` as a migration version number."""
+    digits = value.strip().removeprefix("V").removeprefix("v")
+    if not digits.isdigit() or int(digits) < 1:
+        raise SettingsError(f"baseline version must look like V001 or 1, got {value[:20]!r}")
+    return int(digits)
 
 
 def database_name(value: str) -> str:

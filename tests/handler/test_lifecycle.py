@@ -10,7 +10,14 @@ from db_init.scripts import sql_tree_checksum
 from tests.cloudformation import MAX_BODY, Stack, assert_failed
 from tests.postgres import MIGRATIONS, SEEDS, add_migration
 
-DATA_KEYS = {"SchemaVersion", "AppliedVersions", "TableCount", "TriggerCount", "Checksum"}
+DATA_KEYS = {
+    "SchemaVersion",
+    "AppliedVersions",
+    "TableCount",
+    "TriggerCount",
+    "Checksum",
+    "DriftCount",
+}
 NEW_TABLE = """-- a new table; verification reports it as undeclared, which does not fail a run
 CREATE TABLE store_notes (note_id bigint PRIMARY KEY, body text NOT NULL);
 """

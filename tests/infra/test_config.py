@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from infra.config import ConfigError, load_environment, load_pipeline
-from tests.infra.conftest import cdk_json_context
+from tests.infra.conftest import ENVIRONMENTS, cdk_json_context
 
 
 def _context() -> dict[str, Any]:
@@ -38,6 +38,25 @@ def test_seeds_and_protection_differ_between_dev_and_prod() -> None:
     assert (dev.database.deletion_protection, prod.database.deletion_protection) == (False, True)
     assert (dev.database.removal_policy, prod.database.removal_policy) == ("destroy", "snapshot")
     assert prod.database.multi_az is True
+
+
+def test_drift_policy_warns_in_dev_only_and_no_environment_baselines() -> None:
+    # GIVEN the committed cdk.json WHEN each environment loads THEN dev warns, the rest refuse
+    modes = {name: load_environment(_context(), name).initializer for name in ENVIRONMENTS}
+    assert {name: mode.on_drift for name, mode in modes.items()} == {
+        "dev": "warn",
+        "staging": "fail",
+        "prod": "fail",
+    }
+    assert all(mode.baseline_version is None for mode in modes.values())
+
+
+def test_drift_policy_defaults_to_fail_and_baseline_takes_a_version() -> None:
+    context = _context()
+    del _dev_block(context)["initializer"]["on_drift"]
+    _dev_block(context)["initializer"]["baseline_version"] = "V001"
+    initializer = load_environment(context, "dev").initializer
+    assert (initializer.on_drift, initializer.baseline_version) == ("fail", "V001")
 
 
 def test_config_is_frozen() -> None:
@@ -76,6 +95,10 @@ def test_unknown_setting_is_a_typo_error() -> None:
         ("database", "log_retention_days", 10, "not a CloudWatch retention period"),
         ("network", "vpc_cidr", "10.0.0.0/8", "not valid"),
         ("alarms", "email", "not-an-email", "not valid"),
+        ("initializer", "on_drift", "ignore", r"on_drift: 'ignore' is not one of warn, fail"),
+        ("initializer", "on_drift", None, "expected a string"),
+        ("initializer", "baseline_version", "1", r"baseline_version: '1' is not valid"),
+        ("initializer", "baseline_version", 1, "expected a string"),
     ],
 )
 def test_wrong_values_are_rejected_clearly(

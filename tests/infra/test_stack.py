@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
+from pathlib import Path
 from typing import Any
 
+import pytest
 from aws_cdk.assertions import Match
 
 from db_init import properties
+from db_init.manifest import manifest_of
 from infra.assets import sql_tree_checksum
-from tests.infra.conftest import REPO_ROOT, Synthesized
+from infra.config import ConfigError
+from tests.infra.conftest import REPO_ROOT, Synthesized, cdk_json_context, synthesize
 
 CUSTOM_RESOURCE_PROPERTIES = {
     "ServiceToken",
@@ -25,6 +30,21 @@ CUSTOM_RESOURCE_PROPERTIES = {
     "StatementTimeoutMs",
     "ConnectTimeoutS",
     "RequireTls",
+    "AppRoleSecretArn",
+    "AnalyticsRoleSecretArn",
+    "OnDrift",
+    "Migrations",
+}
+ADMIN_SECRET = {"Ref": "DatabaseInstanceSecretAttachmentFCA06D38"}
+APP_SECRET = {"Ref": "RoleSecretsAppSecretAttachment2B714F60"}
+ANALYTICS_SECRET = {"Ref": "RoleSecretsAnalyticsSecretAttachment78192DA6"}
+# Generated secret of each application role (V002) -> its attachment and the role name.
+ROLE_SECRETS = {
+    "RoleSecretsAppSecret152527FA": ("RoleSecretsAppSecretAttachment2B714F60", "shoppulse_app"),
+    "RoleSecretsAnalyticsSecretB66E3C08": (
+        "RoleSecretsAnalyticsSecretAttachment78192DA6",
+        "shoppulse_analytics",
+    ),
 }
 
 # Renaming any of these replaces a stateful resource (a new, empty database): pinned.
@@ -39,6 +59,10 @@ PINNED_LOGICAL_IDS = {
     "ProxyProxyTargetGroup40C0C8F5": "AWS::RDS::DBProxyTargetGroup",
     "InitializerFunctionF75FDCDE": "AWS::Lambda::Function",
     "InitializerSchema41F1A0BF": "Custom::ShopPulseSchema",
+    "RoleSecretsAppSecret152527FA": "AWS::SecretsManager::Secret",
+    "RoleSecretsAppSecretAttachment2B714F60": "AWS::SecretsManager::SecretTargetAttachment",
+    "RoleSecretsAnalyticsSecretB66E3C08": "AWS::SecretsManager::Secret",
+    "RoleSecretsAnalyticsSecretAttachment78192DA6": "AWS::SecretsManager::SecretTargetAttachment",
 }
 
 
@@ -59,7 +83,14 @@ def test_stateful_logical_ids_are_pinned(synthesized: Synthesized) -> None:
 
 def test_top_level_construct_ids_are_pinned(synthesized: Synthesized) -> None:
     children = [child.node.id for child in synthesized.stack.node.children]
-    for construct_id in ("Network", "Database", "Proxy", "Initializer", "Monitoring"):
+    for construct_id in (
+        "Network",
+        "Database",
+        "RoleSecrets",
+        "Proxy",
+        "Initializer",
+        "Monitoring",
+    ):
         assert construct_id in children
 
 
@@ -72,7 +103,9 @@ def test_custom_resource_passes_exactly_the_contract(synthesized: Synthesized) -
     assert schema["Type"] == "Custom::ShopPulseSchema"
     assert set(properties) == CUSTOM_RESOURCE_PROPERTIES
     assert properties["ServiceToken"] == {"Fn::GetAtt": ["InitializerFunctionF75FDCDE", "Arn"]}
-    assert properties["SecretArn"] == {"Ref": "DatabaseInstanceSecretAttachmentFCA06D38"}
+    assert properties["SecretArn"] == ADMIN_SECRET
+    assert properties["AppRoleSecretArn"] == APP_SECRET
+    assert properties["AnalyticsRoleSecretArn"] == ANALYTICS_SECRET
     assert properties["Host"] == {"Fn::GetAtt": ["ProxyE947DB46", "Endpoint"]}
     assert properties["DatabaseName"] == "shoppulse"
     assert properties["Port"] == "5432"
@@ -90,6 +123,44 @@ def test_every_property_is_one_the_handler_accepts(synthesized: Synthesized) -> 
     sent = set(_schema(synthesized)["Properties"]) - properties.PROVIDER_PROPERTIES
     assert sent <= properties.KNOWN
     assert "CaBundlePath" not in sent  # the bundled PEM is the handler's default
+
+
+def test_migrations_property_is_the_compact_plan_cdk_diff_shows(synthesized: Synthesized) -> None:
+    # GIVEN sql/migrations WHEN synthesized THEN Migrations lists every version:short-checksum
+    migrations = _schema(synthesized)["Properties"]["Migrations"]
+    assert migrations == ",".join(manifest_of(REPO_ROOT / "sql"))
+    assert re.fullmatch(r"V\d{3}:[0-9a-f]{8}(,V\d{3}:[0-9a-f]{8})*", migrations)
+    assert migrations.startswith("V001:")
+    assert len(migrations) <= 15 * len(migrations.split(","))  # ~14 bytes a migration
+
+
+def test_drift_policy_warns_in_dev_and_fails_elsewhere(
+    synthesized: Synthesized, env_name: str
+) -> None:
+    expected = "warn" if env_name == "dev" else "fail"
+    assert _schema(synthesized)["Properties"]["OnDrift"] == expected
+
+
+def test_no_baseline_unless_configured(synthesized: Synthesized) -> None:
+    assert "BaselineVersion" not in _schema(synthesized)["Properties"]
+
+
+def _with_baseline(version: str) -> dict[str, Any]:
+    context = copy.deepcopy(cdk_json_context())
+    context["shoppulse:environments"]["staging"]["initializer"]["baseline_version"] = version
+    return {**context, "env": "staging"}
+
+
+def test_configured_baseline_is_passed_to_the_custom_resource(tmp_path: Path) -> None:
+    # GIVEN staging adopting a database created by the original script, up to V001
+    synthesized = synthesize(_with_baseline("V001"), tmp_path)
+    # WHEN synthesized THEN the custom resource baselines V001
+    assert _schema(synthesized)["Properties"]["BaselineVersion"] == "V001"
+
+
+def test_baseline_must_name_a_released_migration(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"V999 is not a migration.*V001, V002"):
+        synthesize(_with_baseline("V999"), tmp_path)
 
 
 def test_seeds_are_applied_in_dev_only(synthesized: Synthesized, env_name: str) -> None:
@@ -152,7 +223,7 @@ def test_initializer_lambda_shape(synthesized: Synthesized) -> None:
     assert log_group["RetentionInDays"] > 0
 
 
-def test_initializer_role_reads_only_its_one_secret(synthesized: Synthesized) -> None:
+def test_initializer_role_reads_only_the_admin_and_role_secrets(synthesized: Synthesized) -> None:
     role = synthesized.json["Resources"]["InitializerRole95C95DB2"]["Properties"]
     assert role["ManagedPolicyArns"] == [
         {
@@ -173,13 +244,15 @@ def test_initializer_role_reads_only_its_one_secret(synthesized: Synthesized) ->
         if {"Ref": "InitializerRole95C95DB2"} in resource["Properties"]["Roles"]
     ]
     assert len(policies) == 1
-    assert policies[0]["PolicyDocument"]["Statement"] == [
-        {
-            "Action": "secretsmanager:GetSecretValue",
-            "Effect": "Allow",
-            "Resource": {"Ref": "DatabaseInstanceSecretAttachmentFCA06D38"},
-        }
-    ]
+    [statement] = policies[0]["PolicyDocument"]["Statement"]
+    resources = statement["Resource"]
+    assert {key: value for key, value in statement.items() if key != "Resource"} == {
+        "Action": "secretsmanager:GetSecretValue",
+        "Effect": "Allow",
+    }
+    assert sorted(resources, key=json.dumps) == sorted(
+        [ADMIN_SECRET, APP_SECRET, ANALYTICS_SECRET], key=json.dumps
+    )
 
 
 def test_no_secret_material_in_the_template(synthesized: Synthesized) -> None:
@@ -305,6 +378,46 @@ def test_secret_is_generated_and_rotated_from_isolated_subnets(synthesized: Synt
     assert "NetworkVpcSecretsManagerEndpoint522C18D9" in endpoint
 
 
+def test_role_secrets_are_generated_for_the_v002_roles(synthesized: Synthesized) -> None:
+    resources = synthesized.json["Resources"]
+    for secret_id, (attachment_id, role) in ROLE_SECRETS.items():
+        generate = resources[secret_id]["Properties"]["GenerateSecretString"]
+        assert generate["GenerateStringKey"] == "password"
+        assert generate["ExcludePunctuation"] is True
+        assert generate["PasswordLength"] == 32
+        template = json.dumps(synthesized.stack.resolve(generate["SecretStringTemplate"]))
+        assert f'\\"username\\":\\"{role}\\"' in template
+        assert "DatabaseInstanceSecretAttachmentFCA06D38" in template  # masterarn: the admin
+        attachment = resources[attachment_id]["Properties"]
+        assert attachment["SecretId"] == {"Ref": secret_id}
+        assert attachment["TargetId"] == {"Ref": "DatabaseInstanceAA8A5FDE"}
+
+
+def test_role_secrets_rotate_multi_user_like_the_admin_after_the_schema(
+    synthesized: Synthesized,
+) -> None:
+    # GIVEN the role secrets WHEN their rotation is synthesized THEN hosted multi-user rotation
+    # with the admin as master, in the admin rotation's subnets and security group, scheduled
+    # only after the schema (which creates the roles and sets their first passwords)
+    schedules = {
+        json.dumps(schedule["Properties"]["SecretId"]): schedule
+        for schedule in synthesized.resources("AWS::SecretsManager::RotationSchedule").values()
+    }
+    admin_rotation = schedules[json.dumps(ADMIN_SECRET)]["Properties"]
+    for secret in (APP_SECRET, ANALYTICS_SECRET):
+        schedule = schedules[json.dumps(secret)]
+        hosted = schedule["Properties"]["HostedRotationLambda"]
+        assert hosted["RotationType"] == "PostgreSQLMultiUser"
+        assert hosted["MasterSecretArn"] == ADMIN_SECRET
+        assert hosted["VpcSecurityGroupIds"] == {
+            "Fn::GetAtt": ["DatabaseRotationSecurityGroup8E1B7C66", "GroupId"]
+        }
+        assert "isolated" in json.dumps(hosted["VpcSubnetIds"])
+        assert schedule["Properties"]["RotationRules"] == admin_rotation["RotationRules"]
+        assert "InitializerSchema41F1A0BF" in schedule["DependsOn"]
+    assert any(name.startswith("AWS::SecretsManager-") for name in synthesized.json["Transform"])
+
+
 def test_proxy_requires_tls_and_uses_the_secret(synthesized: Synthesized) -> None:
     synthesized.template.has_resource_properties(
         "AWS::RDS::DBProxy",
@@ -330,6 +443,8 @@ def test_dev_is_disposable(dev: Synthesized) -> None:
     assert instance["Properties"]["DeletionProtection"] is False
     assert instance["DeletionPolicy"] == "Delete"
     assert resources["DatabaseAdminSecret"]["DeletionPolicy"] == "Delete"
+    for secret_id in ROLE_SECRETS:
+        assert resources[secret_id]["DeletionPolicy"] == "Delete"
     assert instance["Properties"]["MultiAZ"] is False
 
 
@@ -340,6 +455,9 @@ def test_prod_keeps_its_data(prod: Synthesized) -> None:
     assert instance["DeletionPolicy"] == "Snapshot"
     assert instance["UpdateReplacePolicy"] == "Snapshot"
     assert resources["DatabaseAdminSecret"]["DeletionPolicy"] == "Retain"
+    for secret_id in ROLE_SECRETS:
+        assert resources[secret_id]["DeletionPolicy"] == "Retain"
+        assert resources[secret_id]["UpdateReplacePolicy"] == "Retain"
     assert instance["Properties"]["MultiAZ"] is True
     assert prod.stack.termination_protection is True
 

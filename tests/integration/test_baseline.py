@@ -14,7 +14,7 @@ from db_init import baseline, drift, engine
 from db_init.deadline import Deadline
 from db_init.embedded import LocalServer
 from db_init.errors import BaselineRefusedError, HistoryError, SettingsError
-from db_init.settings import ApplyOptions, ConnectionSettings
+from db_init.settings import ApplyOptions, ConnectionSettings, parse_version
 from tests.postgres import MIGRATIONS, REPO, SEEDS, add_migration, query, snapshot
 
 
@@ -143,7 +143,7 @@ def test_unknown_version_is_a_usage_error(
     with pytest.raises(SettingsError, match=r"no migration V009"):
         baseline.adopt(scripted, options, deadline, 9)
     with pytest.raises(SettingsError, match=r"must look like V001"):
-        baseline.parse_version("latest")
+        parse_version("latest")
 
 
 def test_cli_baseline_refusal_shows_every_difference_and_exits_3(

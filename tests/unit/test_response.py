@@ -38,6 +38,7 @@ def test_data_are_strings_and_list_the_whole_history() -> None:
         "TableCount": "8",
         "TriggerCount": "8",
         "Checksum": "c" * 64,
+        "DriftCount": "0",
     }
 
 
