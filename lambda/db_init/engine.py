@@ -174,7 +174,13 @@ def apply(target: ConnectionSettings, options: ApplyOptions, deadline: Deadline)
                 lint.refuse_unallowed(findings, names={s.name for s in pending})
             with timer.phase("drift"):
                 drift_count = _check_drift(
-                    session, scriptset, history, target=target, options=options, deadline=deadline
+                    session,
+                    scriptset,
+                    history,
+                    pending,
+                    target=target,
+                    options=options,
+                    deadline=deadline,
                 )
         else:
             drift_count = None
@@ -214,6 +220,7 @@ def _check_drift(
     session: Session,
     scriptset: ScriptSet,
     history: list[ledger.Entry],
+    pending: list[Script],
     *,
     target: ConnectionSettings,
     options: ApplyOptions,
@@ -228,7 +235,12 @@ def _check_drift(
         budget = Deadline.after(DRIFT_BUDGET_S)
     try:
         report = drift.compare_live(
-            session, scriptset, options, budget, scratch=drift.existing_server(target)
+            session,
+            scriptset,
+            options,
+            budget,
+            scratch=drift.existing_server(target),
+            build_pending=False,  # pending migrations run once, here, not in a scratch copy too
         )
     except DbInitError as error:  # no CREATEDB for the scratch copy, or its budget ran out
         if options.on_drift == "fail":
@@ -237,7 +249,7 @@ def _check_drift(
         return None
     for difference in report.differences:
         log.warning("drift: %s", difference)
-    conflicts = report.conflicts
+    conflicts = drift.owners_named_in(report, [s for s in pending if s.kind is Kind.MIGRATION])
     if conflicts and options.on_drift == "fail":
         shown = "; ".join(str(d) for d in conflicts[:2])
         more = f" (+{len(conflicts) - 2} more)" if len(conflicts) > 2 else ""
