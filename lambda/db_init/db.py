@@ -92,7 +92,7 @@ class Session:
         return int(self._connection.row_count or 0)
 
     def execute_raw(self, sql: str) -> None:
-        """Run script text as written (simple query protocol); errors propagate as pg8000's."""
+        """Run script text as written (simple query protocol, several statements allowed)."""
         self._connection.run(sql)
 
     def execute_pipelined(self, statements: Sequence[str]) -> None:
@@ -166,6 +166,18 @@ class Session:
         """Close the connection; never raises."""
         with suppress(DatabaseError, InterfaceError, OSError):
             self._connection.close()
+
+
+def with_timeouts(session: Session, *, lock_timeout_ms: int, statement_timeout_ms: int) -> Session:
+    """`session` with its lock and statement timeouts set; closed if setting them fails."""
+    try:
+        session.set_timeouts(
+            lock_timeout_ms=lock_timeout_ms, statement_timeout_ms=statement_timeout_ms
+        )
+    except BaseException:
+        session.close()
+        raise
+    return session
 
 
 def as_error(error: BaseException, *, where: str | None = None) -> DbInitError:
@@ -262,11 +274,6 @@ def connect(
             )
             time.sleep(delay)
             delay, attempt = min(delay * 2, _MAX_BACKOFF_S), attempt + 1
-
-
-def is_driver_error(error: BaseException) -> bool:
-    """True for errors raised by the driver or the server (as opposed to our own)."""
-    return isinstance(error, DatabaseError | InterfaceError | OSError)
 
 
 def _cause(error: BaseException) -> str:

@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from db_init import ledger, scripts
-from db_init.db import Session, as_error, connect, is_driver_error, quote_identifier
+from db_init.db import (
+    Session,
+    StatementFailedError,
+    as_error,
+    connect,
+    quote_identifier,
+    with_timeouts,
+)
 from db_init.deadline import Deadline
 from db_init.errors import ScriptError
 from db_init.scripts import Kind, Script, ScriptSet
@@ -371,29 +378,22 @@ def _build(session: Session, migrations: list[Script], deadline: Deadline) -> No
         deadline.check(f"building {where} in the scratch database")
         if script.transactional:
             session.query("BEGIN")
-        for statement in script.statements:
-            try:
-                session.execute_raw(statement.sql)
-            except Exception as error:
-                if not is_driver_error(error):
-                    raise
-                raise as_error(error, where=f"{where}:{statement.line}") from error
+        try:
+            session.execute_pipelined([statement.sql for statement in script.statements])
+        except StatementFailedError as failed:
+            line = script.statements[failed.index].line
+            raise as_error(failed.error, where=f"{where}:{line}") from failed.error
         if script.transactional:
             session.query("COMMIT")
 
 
 def open_session(target: ConnectionSettings, options: ApplyOptions, deadline: Deadline) -> Session:
     """A session on an existing database with the run's lock and statement timeouts."""
-    session = connect(target, deadline=deadline, retry_budget_s=options.connect_budget_s)
-    try:
-        session.set_timeouts(
-            lock_timeout_ms=options.lock_timeout_ms,
-            statement_timeout_ms=deadline.cap_ms(options.statement_timeout_ms),
-        )
-    except BaseException:
-        session.close()
-        raise
-    return session
+    return with_timeouts(
+        connect(target, deadline=deadline, retry_budget_s=options.connect_budget_s),
+        lock_timeout_ms=options.lock_timeout_ms,
+        statement_timeout_ms=deadline.cap_ms(options.statement_timeout_ms),
+    )
 
 
 def _short(text: str | None) -> str:

@@ -17,6 +17,7 @@ from db_init.db import (
     connect,
     quote_identifier,
     server_error,
+    with_timeouts,
 )
 from db_init.deadline import Deadline
 from db_init.errors import (
@@ -345,16 +346,11 @@ def _session(
     target: ConnectionSettings, options: ApplyOptions, deadline: Deadline, *, create: bool = True
 ) -> Session:
     """A connected session with our lock and statement timeouts (creates the database if asked)."""
-    session = _open(target, options, deadline, create=create)
-    try:
-        session.set_timeouts(
-            lock_timeout_ms=options.lock_timeout_ms,
-            statement_timeout_ms=deadline.cap_ms(options.statement_timeout_ms),
-        )
-    except BaseException:
-        session.close()
-        raise
-    return session
+    return with_timeouts(
+        _open(target, options, deadline, create=create),
+        lock_timeout_ms=options.lock_timeout_ms,
+        statement_timeout_ms=deadline.cap_ms(options.statement_timeout_ms),
+    )
 
 
 def _open(
