@@ -201,7 +201,6 @@ def apply(target: ConnectionSettings, options: ApplyOptions, deadline: Deadline)
     for extra in report.extras:
         log.warning("verification: %s (not in sql/%s)", extra, verify.EXPECTATIONS_FILE)
     return Result(
-        drift_count=len(report.extras) if drift_count is None else drift_count,
         database=target.database,
         dry_run=options.dry_run,
         applied=tuple(applied),
@@ -211,6 +210,7 @@ def apply(target: ConnectionSettings, options: ApplyOptions, deadline: Deadline)
         trigger_count=report.trigger_count,
         checksum=scriptset.checksum,
         recorded=() if options.dry_run else _recorded(history, applied),
+        drift_count=len(report.extras) if drift_count is None else drift_count,
         undeclared=tuple(report.extras),
         not_rehearsed=tuple(skipped),
         timings_ms=timer.total(),
