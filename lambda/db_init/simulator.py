@@ -378,31 +378,56 @@ def fill(template: Any, values: Mapping[str, str]) -> Any:
     return template
 
 
-def issue_tls_files(
-    directory: Path, hosts: tuple[str, ...] = ("localhost", "127.0.0.1")
-) -> TlsFiles:
-    """A throw-away CA and a server certificate for `hosts`, written under `directory`."""
+@dataclass(frozen=True)
+class Authority:
+    """A throw-away certificate authority: its name, certificate and signing key."""
+
+    name: str
+    cert: Any  # cryptography.x509.Certificate (a development requirement, imported lazily)
+    key: Any  # its EC private key
+
+    def pem(self) -> bytes:
+        """The CA certificate as PEM."""
+        from cryptography.hazmat.primitives import serialization  # noqa: PLC0415
+
+        return bytes(self.cert.public_bytes(serialization.Encoding.PEM))
+
+
+def new_authority(name: str = "shoppulse-db test CA") -> Authority:
+    """A self-signed CA, valid for a day."""
+    from cryptography import x509  # noqa: PLC0415 - development requirement only
+    from cryptography.hazmat.primitives import hashes  # noqa: PLC0415
+    from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
+    from cryptography.x509.oid import NameOID  # noqa: PLC0415
+
+    now = dt.datetime.now(dt.UTC)
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(_key_usage(x509, cert_sign=True), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+        .sign(key, hashes.SHA256())
+    )
+    return Authority(name, cert, key)
+
+
+def server_certificate(authority: Authority, hosts: tuple[str, ...]) -> tuple[bytes, bytes]:
+    """A server certificate for `hosts` (DNS names or IPs) signed by `authority`: PEM cert, key."""
     from cryptography import x509  # noqa: PLC0415 - development requirement only
     from cryptography.hazmat.primitives import hashes, serialization  # noqa: PLC0415
     from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID  # noqa: PLC0415
 
     now = dt.datetime.now(dt.UTC)
-    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "shoppulse-db test CA")])
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(_key_usage(x509, cert_sign=True), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
-        .sign(ca_key, hashes.SHA256())
-    )
+    key = ec.generate_private_key(ec.SECP256R1())
     names: list[x509.GeneralName] = []
     for host in hosts:
         try:
@@ -412,7 +437,7 @@ def issue_tls_files(
     cert = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])]))
-        .issuer_name(ca_name)
+        .issuer_name(authority.cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
@@ -422,21 +447,27 @@ def issue_tls_files(
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(x509.SubjectAlternativeName(names), critical=False)
         .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(authority.key.public_key()), False
         )
-        .sign(ca_key, hashes.SHA256())
+        .sign(authority.key, hashes.SHA256())
     )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return cert.public_bytes(serialization.Encoding.PEM), key_pem
+
+
+def issue_tls_files(
+    directory: Path, hosts: tuple[str, ...] = ("localhost", "127.0.0.1")
+) -> TlsFiles:
+    """A throw-away CA and a server certificate for `hosts`, written under `directory`."""
+    authority = new_authority()
+    cert, key = server_certificate(authority, hosts)
     directory.mkdir(parents=True, exist_ok=True)
     files = TlsFiles(directory / "ca.pem", directory / "server.crt", directory / "server.key")
-    files.ca.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-    files.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    files.key.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    files.ca.write_bytes(authority.pem())
+    files.cert.write_bytes(cert)
+    files.key.write_bytes(key)
     files.key.chmod(0o600)
     return files
 
