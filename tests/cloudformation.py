@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,13 @@ class Stack:
             else:
                 props[name] = value
         return props
+
+    def release(self, directory: Path, name: str, body: str) -> Path:
+        """A new build: a copy of the deployed sql/ with one more migration, under `directory`."""
+        new_sql = directory / f"sql-{name}"
+        shutil.copytree(self.sql_dir, new_sql)
+        postgres.add_migration(new_sql, name, body)
+        return new_sql
 
     @staticmethod
     def resource_for(sql_dir: Path, **kwargs: Any) -> SchemaResource:

@@ -19,7 +19,7 @@ from db_init.embedded import LocalServer
 from db_init.settings import APPLICATION_NAME, ConnectionSettings
 from db_init.simulator import CloudFormation, ResponseReceiver, offline_aws, put_secret
 from tests.cloudformation import Stack, assert_failed, log_text, rds_secret
-from tests.postgres import MIGRATIONS, SEEDS, add_migration, copy_sql_tree, query, session
+from tests.postgres import MIGRATIONS, SEEDS, query, session
 
 
 @pytest.fixture
@@ -42,13 +42,6 @@ def stack(
     records = caplog.get_records("call")
     assert records, "the handler logged nothing"
     assert stack.leaks(log_text(records) + captured.out + captured.err) == []
-
-
-def _release(stack: Stack, tmp_path: Path, name: str, body: str) -> Path:
-    """A new build: a copy of the stack's sql/ with one more migration."""
-    new_sql = copy_sql_tree(tmp_path / f"release-{name}")
-    add_migration(new_sql, name, body)
-    return new_sql
 
 
 def test_concurrent_creates_from_two_containers_apply_once(stack: Stack) -> None:
@@ -76,7 +69,7 @@ def test_backend_killed_during_an_update_fails_it_and_changes_nothing(
     props = stack.properties()
     created = stack.cfn.create(props)
     before = stack.snapshot()
-    new_sql = _release(stack, tmp_path, "V902__slow.sql", "SELECT pg_sleep(20);\n")
+    new_sql = stack.release(tmp_path, "V902__slow.sql", "SELECT pg_sleep(20);\n")
 
     def kill_when_sleeping() -> None:
         for _ in range(250):
@@ -114,7 +107,7 @@ def test_lock_held_by_the_application_fails_the_update_and_spares_the_applicatio
     props = stack.properties()
     created = stack.cfn.create(props)
     before = stack.snapshot()
-    new_sql = _release(stack, tmp_path, "V902__probe.sql", "ALTER TABLE tenants ADD probe int;\n")
+    new_sql = stack.release(tmp_path, "V902__probe.sql", "ALTER TABLE tenants ADD probe int;\n")
     with closing(session(replace(stack.target, application_name="shop-app"))) as app:
         app.query("BEGIN")
         app.query("UPDATE tenants SET plan_tier = 'Enterprise' WHERE tenant_id = 'T003'")

@@ -17,13 +17,6 @@ from tests.cloudformation import MAX_BODY, MAX_REASON, Stack, assert_failed, rds
 from tests.postgres import LATEST, MIGRATIONS, SEEDS, add_migration
 
 
-def _release(stack: Stack, tmp_path: Path, name: str, body: str) -> Path:
-    new_sql = tmp_path / f"sql-{name}"
-    shutil.copytree(stack.sql_dir, new_sql)
-    add_migration(new_sql, name, body)
-    return new_sql
-
-
 @pytest.mark.parametrize("name", ["SecretArn", "DatabaseName", "SqlChecksum"])
 def test_missing_required_property_fails_before_touching_anything(stack: Stack, name: str) -> None:
     response = stack.cfn.create(stack.properties(**{name: None}))
@@ -150,7 +143,7 @@ def test_deadline_mid_apply_rolls_back_and_answers_before_the_lambda_timeout(
     props = stack.properties()
     created = stack.cfn.create(props)
     before = stack.snapshot()
-    new_sql = _release(stack, tmp_path, "V902__slow.sql", "SELECT pg_sleep(30);\n")
+    new_sql = stack.release(tmp_path, "V902__slow.sql", "SELECT pg_sleep(30);\n")
     # WHEN the Update runs with 5 s left in the Lambda
     failed = stack.cfn.update(
         created.physical_id,
@@ -169,7 +162,7 @@ def test_long_error_is_cut_to_250_characters_keeping_class_and_file(
     stack: Stack, tmp_path: Path
 ) -> None:
     body = "DO $$ BEGIN RAISE EXCEPTION '%', repeat('very long complaint ', 50); END $$;\n"
-    new_sql = _release(stack, tmp_path, "V902__loud.sql", body)
+    new_sql = stack.release(tmp_path, "V902__loud.sql", body)
     response = stack.cfn.create(stack.properties(new_sql), handler=stack.resource_for(new_sql))
     assert_failed(response, "MigrationFailedError [P0001]: migrations/V902__loud.sql:1: ")
     assert len(response.reason) == MAX_REASON

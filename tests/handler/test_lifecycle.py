@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
 from db_init.scripts import sql_tree_checksum
 from tests.cloudformation import MAX_BODY, Stack, assert_failed
-from tests.postgres import MIGRATIONS, SEEDS, add_migration
+from tests.postgres import MIGRATIONS, SEEDS
 
 DATA_KEYS = {
     "SchemaVersion",
@@ -24,14 +23,6 @@ CREATE TABLE store_notes (note_id bigint PRIMARY KEY, body text NOT NULL);
 BROKEN = """-- line 2 references a table that does not exist
 ALTER TABLE no_such_table ADD COLUMN x int;
 """
-
-
-def _release(stack: Stack, tmp_path: Path, name: str, body: str) -> Path:
-    """A new build: a copy of the deployed sql/ with one more migration."""
-    new_sql = tmp_path / f"sql-{name}"
-    shutil.copytree(stack.sql_dir, new_sql)
-    add_migration(new_sql, name, body)
-    return new_sql
 
 
 def test_create_applies_schema_and_seeds_and_reports_them(stack: Stack) -> None:
@@ -85,7 +76,7 @@ def test_update_applies_a_new_migration_and_keeps_the_physical_id(
     props = stack.properties()
     created = stack.cfn.create(props)
     # WHEN a new build adds V902 (new code, new SqlChecksum) and CloudFormation updates
-    new_sql = _release(stack, tmp_path, "V902__store_notes.sql", NEW_TABLE)
+    new_sql = stack.release(tmp_path, "V902__store_notes.sql", NEW_TABLE)
     new_props = stack.properties(new_sql)
     updated = stack.cfn.update(
         created.physical_id, new_props, props, handler=stack.resource_for(new_sql)
@@ -108,7 +99,7 @@ def test_failing_update_rolls_back_and_the_rollback_update_succeeds(
     created = stack.cfn.create(props)
     before = stack.snapshot()
     # WHEN a new build's V902 fails
-    new_sql = _release(stack, tmp_path, "V902__broken.sql", BROKEN)
+    new_sql = stack.release(tmp_path, "V902__broken.sql", BROKEN)
     new_props = stack.properties(new_sql)
     failed = stack.cfn.update(
         created.physical_id, new_props, props, handler=stack.resource_for(new_sql)

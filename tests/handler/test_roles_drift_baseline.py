@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import subprocess
 from contextlib import closing
 from pathlib import Path
@@ -16,7 +15,7 @@ from db_init.errors import AuthenticationError
 from db_init.manifest import manifest_of
 from db_init.simulator import put_secret
 from tests.cloudformation import Stack, assert_failed
-from tests.postgres import MIGRATIONS, SEEDS, add_migration, query, session
+from tests.postgres import MIGRATIONS, SEEDS, query, session
 
 
 def _role_secret(stack: Stack, role: str) -> tuple[str, str]:
@@ -24,13 +23,6 @@ def _role_secret(stack: Stack, role: str) -> tuple[str, str]:
     secret_string = json.dumps({"username": role, "password": password})
     stack.sensitive += [password, secret_string]  # the leak check looks for these too
     return put_secret(f"shoppulse/{role}", secret_string), password
-
-
-def _release(stack: Stack, tmp_path: Path, name: str, body: str) -> Path:
-    new_sql = tmp_path / f"sql-{name}"
-    shutil.copytree(stack.sql_dir, new_sql)
-    add_migration(new_sql, name, body)
-    return new_sql
 
 
 def test_role_secrets_give_the_application_roles_their_passwords(stack: Stack) -> None:
@@ -74,8 +66,8 @@ def test_on_drift_fail_refuses_an_update_over_drift_and_the_rollback_succeeds(
     created = stack.cfn.create(props)
     query(stack.target, "ALTER TABLE orders ADD COLUMN legacy_code varchar(5)")  # by hand
     before = stack.snapshot()
-    new_sql = _release(
-        stack, tmp_path, "V902__orders_channel.sql", "ALTER TABLE orders ADD COLUMN channel text;\n"
+    new_sql = stack.release(
+        tmp_path, "V902__orders_channel.sql", "ALTER TABLE orders ADD COLUMN channel text;\n"
     )
 
     failed = stack.cfn.update(
@@ -102,8 +94,8 @@ def test_on_drift_warn_applies_and_reports_the_drift_count(stack: Stack, tmp_pat
     created = stack.cfn.create(props)
     assert created.data["DriftCount"] == "0"
     query(stack.target, "ALTER TABLE orders ADD COLUMN legacy_code varchar(5)")
-    new_sql = _release(
-        stack, tmp_path, "V902__orders_channel.sql", "ALTER TABLE orders ADD COLUMN channel text;\n"
+    new_sql = stack.release(
+        tmp_path, "V902__orders_channel.sql", "ALTER TABLE orders ADD COLUMN channel text;\n"
     )
 
     updated = stack.cfn.update(
