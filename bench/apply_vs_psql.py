@@ -76,7 +76,7 @@ def where_the_time_goes(admin: ConnectionSettings, rounds: int = 5) -> str:
         "read+parse+checksum sql/": (scripts, "load"),
         "connect (scram) + timeouts": (engine, "_session"),
         "history table": (ledger, "ensure"),
-        "run the 3 files + history rows": (engine, "_run_script"),
+        "run the files + history rows": (engine, "_run_script"),
         "verify catalog": (verify, "check"),
     }
     spent: dict[str, list[float]] = {name: [0.0] * rounds for name in steps}
