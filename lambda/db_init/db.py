@@ -15,7 +15,7 @@ import pg8000.native
 from pg8000.exceptions import DatabaseError, InterfaceError
 
 from db_init.deadline import Deadline
-from db_init.errors import AuthenticationError, ConnectError, DbInitError, SqlError
+from db_init.errors import AuthenticationError, ConnectError, DbInitError, SqlError, TlsError
 from db_init.settings import ConnectionSettings
 
 log = logging.getLogger(__name__)
@@ -232,7 +232,18 @@ def connect_once(settings: ConnectionSettings, *, operation_timeout_s: float | N
         )
     except DatabaseError as error:
         raise as_error(error) from None
-    except (InterfaceError, OSError, ssl.SSLError) as error:
+    except ssl.SSLError as error:
+        # A certificate or host-name mismatch does not heal by waiting: fail at once.
+        raise TlsError(
+            f"TLS to {settings.host}:{settings.port} failed: {_cause(error)}; check the CA "
+            "bundle (sslrootcert / CaBundlePath) and that the host name is in the certificate"
+        ) from None
+    except (InterfaceError, OSError) as error:
+        if "refuses SSL" in str(error):
+            raise TlsError(
+                f"{settings.host}:{settings.port} does not offer TLS; connect to a TLS endpoint "
+                "(plaintext is only for a loopback server with sslmode=disable)"
+            ) from None
         raise ConnectError(
             f"cannot connect to {settings.host}:{settings.port}: {_cause(error)}"
         ) from None

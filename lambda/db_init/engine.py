@@ -393,6 +393,13 @@ def _create_database(target: ConnectionSettings, options: ApplyOptions, deadline
         log.info("creating database %s", target.database)
         maintenance.query(f"CREATE DATABASE {quote_identifier(target.database)}")
     except SqlError as error:
+        if error.sqlstate == "42501":
+            raise SqlError(
+                f'database "{target.database}" does not exist and {target.user} may not create '
+                "it: create it first, or grant CREATEDB",
+                sqlstate=error.sqlstate,
+                where=None,
+            ) from None
         if error.sqlstate not in _DATABASE_EXISTS:
             raise
     finally:

@@ -87,6 +87,10 @@ class ConnectError(DbInitError):
     """The server could not be reached, or the TLS handshake failed."""
 
 
+class TlsError(ConnectError):
+    """The TLS handshake failed (certificate, host name, or no TLS offered): not retried."""
+
+
 class AuthenticationError(ConnectError):
     """The server rejected the user name or password."""
 

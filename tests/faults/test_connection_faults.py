@@ -142,6 +142,6 @@ def test_missing_database_without_createdb_fails_cleanly(
         engine.apply(role, options, deadline)
     # THEN it fails with 42501 naming the problem, and no database appears
     assert failure.value.sqlstate == "42501"
-    assert "create database" in str(failure.value)
+    assert "may not create it: create it first, or grant CREATEDB" in str(failure.value)
     assert not query(admin, "SELECT 1 FROM pg_database WHERE datname = :d", d=target.database)
     assert snapshot(pg_server, target) == "<no database>"
