@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from contextlib import closing
 from pathlib import Path
 
@@ -12,7 +14,7 @@ from db_init import engine, generate
 from db_init.deadline import Deadline
 from db_init.errors import SqlError
 from db_init.settings import ApplyOptions, ConnectionSettings
-from tests.postgres import query, session
+from tests.postgres import REPO, query, session
 
 SMALL = generate.Scale(
     tenants=3, orders=500, users_per_tenant=4, campaigns_per_tenant=5, audit_logs_per_tenant=10
@@ -89,3 +91,32 @@ def test_progress_bar_prints_a_line_per_finished_table() -> None:
     bar("orders", 20, 20)
     assert out.getvalue().count("\n") == 1
     assert "orders" in out.getvalue() and "100%" in out.getvalue()
+
+
+def test_cli_generate_loads_then_refuses_to_load_the_same_tenants_again(
+    schema: ConnectionSettings,
+) -> None:
+    url = f"postgresql://{schema.user}:{schema.password}@{schema.host}:{schema.port}/{schema.database}?sslmode=disable"
+    command = [
+        sys.executable,
+        "-m",
+        "db_init",
+        "generate",
+        "--tenants",
+        "2",
+        "--orders",
+        "50",
+        "--database-url",
+        url,
+    ]
+    env = {"PYTHONPATH": str(REPO / "lambda"), "PATH": "/usr/bin:/bin"}
+
+    first = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    again = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith("loaded ") and " rows into 7 tables" in first.stdout
+    assert again.returncode == 2
+    assert "pass --first-tenant past them; nothing was loaded" in again.stderr
+    assert schema.password not in again.stderr + again.stdout
+    assert query(schema, "SELECT count(*) FROM orders") == [(50,)]
