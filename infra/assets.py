@@ -14,6 +14,8 @@ import jsii
 from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
 
+from db_init.scripts import sql_tree_checksum
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LAMBDA_PYTHON_VERSION = "3.13"
 LAMBDA_PLATFORM = "manylinux2014_aarch64"
@@ -22,26 +24,6 @@ _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", ".myp
 
 class BundlingError(RuntimeError):
     """The Lambda asset could not be assembled."""
-
-
-def sql_tree_checksum(sql_dir: Path) -> str:
-    """Hex sha256 of `relpath NUL content NUL` per file under sql_dir, in sorted relpath order.
-
-    relpath is the file's path relative to sql_dir in POSIX form (UTF-8); files are ordered by
-    that string; every regular file at any depth counts except under __pycache__. The Lambda
-    (db_init.scripts.sql_tree_checksum) computes the same function over its bundled sql/ and
-    refuses to run if the result differs from SqlChecksum.
-    """
-    digest = hashlib.sha256()
-    files = sorted(
-        (path.relative_to(sql_dir).as_posix(), path)
-        for path in sql_dir.rglob("*")
-        if path.is_file() and "__pycache__" not in path.parts
-    )
-    for relative, path in files:
-        digest.update(relative.encode("utf-8") + b"\0")
-        digest.update(path.read_bytes() + b"\0")
-    return digest.hexdigest()
 
 
 def runtime_dependencies(requirements: Path, cache_root: Path) -> Path:

@@ -11,7 +11,10 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct, IConstruct
 
 from db_init.manifest import manifest_of
-from infra.assets import initializer_code, sql_tree_checksum
+
+# SqlChecksum: the Lambda's own function over the same bytes it bundles
+from db_init.scripts import sql_tree_checksum
+from infra.assets import initializer_code
 from infra.config import DATABASE_NAME, DATABASE_PORT, ConfigError, InitializerConfig
 from infra.migration_lint import annotate_lint_findings
 from infra.network import Network

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from db_init.scripts import sql_tree_checksum as lambda_checksum
-from infra.assets import sql_tree_checksum
+from db_init.scripts import sql_tree_checksum
 from tests.infra.conftest import REPO_ROOT, Synthesized
 
 CA_BUNDLE = REPO_ROOT / "lambda" / "certs" / "aws-rds-proxy-ca-bundle.pem"
@@ -87,13 +86,3 @@ def test_ca_bundle_is_reproducible_from_pinned_certifi() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-
-
-def test_infra_and_lambda_compute_the_same_checksum(tmp_path: Path) -> None:
-    # GIVEN a tree with nested files and a stray __pycache__ WHEN both sides hash it THEN equal
-    (tmp_path / "migrations" / "__pycache__").mkdir(parents=True)
-    (tmp_path / "migrations" / "__pycache__" / "x.pyc").write_bytes(b"junk")
-    (tmp_path / "migrations" / "V002__b.sql").write_bytes(b"b")
-    (tmp_path / "migrations" / "V001__a.sql").write_bytes(b"a")
-    (tmp_path / "expected.toml").write_bytes(b"t")
-    assert sql_tree_checksum(tmp_path) == lambda_checksum(tmp_path)

@@ -13,7 +13,7 @@ from aws_cdk.assertions import Match
 
 from db_init import properties
 from db_init.manifest import manifest_of
-from infra.assets import sql_tree_checksum
+from db_init.scripts import sql_tree_checksum
 from infra.config import ConfigError
 from tests.infra.conftest import REPO_ROOT, Synthesized, cdk_json_context, synthesize
 

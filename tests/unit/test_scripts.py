@@ -160,3 +160,12 @@ def test_empty_statements_and_dollar_signs_outside_quotes_are_handled() -> None:
     statements = _split(";;\nPREPARE p AS SELECT $1;\nSELECT a$b FROM t;  -- trailing; comment\n")
     assert [s.sql for s in statements] == ["PREPARE p AS SELECT $1", "SELECT a$b FROM t"]
     assert [s.line for s in statements] == [2, 3]
+
+
+def test_tree_checksum_ignores_bytecode_caches(tmp_path: Path) -> None:
+    (tmp_path / "migrations").mkdir()
+    (tmp_path / "migrations" / "V001__a.sql").write_bytes(b"a")
+    before = scripts.sql_tree_checksum(tmp_path)
+    (tmp_path / "migrations" / "__pycache__").mkdir()
+    (tmp_path / "migrations" / "__pycache__" / "x.pyc").write_bytes(b"junk")
+    assert scripts.sql_tree_checksum(tmp_path) == before
