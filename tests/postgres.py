@@ -35,6 +35,14 @@ def query(settings: ConnectionSettings, sql: str, **params: Any) -> list[tuple[A
         return s.query(sql, **params)
 
 
+def database_url(settings: ConnectionSettings) -> str:
+    """The test server as a DATABASE_URL (plaintext: the test server is on loopback)."""
+    return (
+        f"postgresql://{settings.user}:{settings.password}@{settings.host}:{settings.port}/"
+        f"{settings.database}?sslmode=disable"
+    )
+
+
 def new_database_name() -> str:
     """A unique database name for one test."""
     return f"t_{uuid.uuid4().hex[:12]}"

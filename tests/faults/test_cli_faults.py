@@ -11,7 +11,16 @@ from typing import Any
 
 from db_init.embedded import LocalServer
 from db_init.settings import ConnectionSettings
-from tests.postgres import MIGRATIONS, RELEASED, REPO, SEEDS, add_migration, query, snapshot
+from tests.postgres import (
+    MIGRATIONS,
+    RELEASED,
+    REPO,
+    SEEDS,
+    add_migration,
+    database_url,
+    query,
+    snapshot,
+)
 
 EXIT_FAILED, EXIT_REFUSED = 1, 3
 
@@ -25,14 +34,6 @@ CREATE INDEX idx_shipments_tenant_id
     ON shipments (tenant_id)
     WHERE shipment_id IS NOT NUL;
 """
-
-
-def database_url(settings: ConnectionSettings) -> str:
-    """The target as a URL for DATABASE_URL (kept out of argv, where `ps` would show it)."""
-    return (
-        f"postgresql://{settings.user}:{settings.password}@{settings.host}:{settings.port}/"
-        f"{settings.database}?sslmode=disable"
-    )
 
 
 def start_cli(settings: ConnectionSettings, sql_dir: Path, *args: str) -> subprocess.Popen[str]:

@@ -14,8 +14,7 @@ import pytest
 from db_init.embedded import LocalServer
 from db_init.settings import ConnectionSettings
 from tests.faults.conftest import REPORT
-from tests.faults.test_cli_faults import database_url
-from tests.postgres import MIGRATIONS, REPO, SEEDS, add_migration, query, snapshot
+from tests.postgres import MIGRATIONS, REPO, SEEDS, add_migration, database_url, query, snapshot
 
 SEED_ROWS = 50_000
 MIGRATION_ROWS = 100_000

@@ -10,7 +10,7 @@ import pytest
 from db_init import cli
 from db_init.settings import ConnectionSettings
 from tests import postgres
-from tests.postgres import MIGRATIONS, SEEDS
+from tests.postgres import MIGRATIONS, SEEDS, database_url
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 
@@ -18,12 +18,11 @@ EVENTS = Path(__file__).resolve().parents[1] / "events"
 def _simulate(
     event: str, admin: ConnectionSettings, target: ConnectionSettings, sql_dir: Path, *extra: str
 ) -> list[str]:
-    url = f"postgresql://{admin.user}:{admin.password}@{admin.host}:{admin.port}/postgres"
     return [
         "simulate",
         str(EVENTS / event),
         "--database-url",
-        url + "?sslmode=disable",
+        database_url(admin),
         "--database",
         target.database,
         "--sql-dir",

@@ -20,7 +20,16 @@ from db_init.errors import (
 )
 from db_init.settings import ApplyOptions, ConnectionSettings
 from tests import postgres
-from tests.postgres import LATEST, MIGRATIONS, RELEASED, SEEDS, add_migration, query, snapshot
+from tests.postgres import (
+    LATEST,
+    MIGRATIONS,
+    RELEASED,
+    SEEDS,
+    add_migration,
+    database_url,
+    query,
+    snapshot,
+)
 
 ADD_CHANNEL = """-- allow: create-index reason: orders holds test rows only; the build takes milliseconds
 ALTER TABLE orders ADD COLUMN sales_channel varchar(20);
@@ -311,10 +320,7 @@ def test_declared_expectations_match_the_catalog_exactly(
 def test_two_appliers_at_once_one_applies_the_other_finds_nothing(
     target: ConnectionSettings, sql_dir: Path
 ) -> None:
-    url = (
-        f"postgresql://{target.user}:{target.password}@{target.host}:{target.port}/"
-        f"{target.database}?sslmode=disable"
-    )
+    url = database_url(target)
     # Slow the migration down so the two runs really overlap on the lock.
     add_migration(sql_dir, "V902__slow.sql", "SELECT pg_sleep(1.5);\n")
     command = [

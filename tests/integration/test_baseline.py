@@ -15,7 +15,7 @@ from db_init.deadline import Deadline
 from db_init.embedded import LocalServer
 from db_init.errors import BaselineRefusedError, HistoryError, SettingsError
 from db_init.settings import ApplyOptions, ConnectionSettings, parse_version
-from tests.postgres import MIGRATIONS, REPO, SEEDS, add_migration, query, snapshot
+from tests.postgres import MIGRATIONS, REPO, SEEDS, add_migration, database_url, query, snapshot
 
 
 def _shell_script_build(
@@ -150,10 +150,7 @@ def test_cli_baseline_refusal_shows_every_difference_and_exits_3(
     scripted: ConnectionSettings, sql_dir: Path
 ) -> None:
     query(scripted, "ALTER TABLE users DROP COLUMN last_login_at")
-    url = (
-        f"postgresql://{scripted.user}:{scripted.password}@{scripted.host}:{scripted.port}/"
-        f"{scripted.database}?sslmode=disable"
-    )
+    url = database_url(scripted)
 
     result = subprocess.run(
         [

@@ -13,14 +13,16 @@ import pytest
 
 from db_init.embedded import LocalServer
 from db_init.settings import ConnectionSettings
-from tests.postgres import MIGRATIONS, RELEASED, REPO, SEEDS, add_migration, query, snapshot
-
-
-def _url(settings: ConnectionSettings) -> str:
-    return (
-        f"postgresql://{settings.user}:{settings.password}@{settings.host}:{settings.port}/"
-        f"{settings.database}?sslmode=disable"
-    )
+from tests.postgres import (
+    MIGRATIONS,
+    RELEASED,
+    REPO,
+    SEEDS,
+    add_migration,
+    database_url,
+    query,
+    snapshot,
+)
 
 
 def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -75,7 +77,7 @@ def test_default_target_is_an_embedded_server_it_starts_and_says_so(
 def test_refused_failed_and_usage_have_distinct_exit_codes_and_one_line_errors(
     pg_server: LocalServer, target: ConnectionSettings, sql_dir: Path
 ) -> None:
-    url = _url(target)
+    url = database_url(target)
     assert _cli("apply", "--database-url", url, "--sql-dir", str(sql_dir)).returncode == 0
     add_migration(sql_dir, "V902__bad.sql", "CREATE TABLE t (a int);\nSELECT * FROM nowhere;\n")
     before = snapshot(pg_server, target)
@@ -112,7 +114,7 @@ def test_refused_failed_and_usage_have_distinct_exit_codes_and_one_line_errors(
 def test_wrong_password_fails_with_a_clear_line_and_never_echoes_it(
     target: ConnectionSettings,
 ) -> None:
-    url = _url(target).replace(f":{target.password}@", ":not-the-password@")
+    url = database_url(target).replace(f":{target.password}@", ":not-the-password@")
     result = _cli("plan", "--database-url", url)
     assert result.returncode == 1
     assert "AuthenticationError [28P01]" in result.stderr
@@ -122,7 +124,9 @@ def test_wrong_password_fails_with_a_clear_line_and_never_echoes_it(
 def test_dry_run_and_plan_print_what_would_happen(
     admin: ConnectionSettings, target: ConnectionSettings, sql_dir: Path
 ) -> None:
-    plan = _cli("plan", "--seeds", "--database-url", _url(target), "--sql-dir", str(sql_dir))
+    plan = _cli(
+        "plan", "--seeds", "--database-url", database_url(target), "--sql-dir", str(sql_dir)
+    )
     assert plan.returncode == 0
     assert plan.stdout.splitlines() == [
         f"pending {s.kind.value:9} {s.label} {_sha8(sql_dir, f'{s.path.parent.name}/{s.name}')} "
@@ -131,13 +135,13 @@ def test_dry_run_and_plan_print_what_would_happen(
     ]
     query(admin, f"CREATE DATABASE {target.database}")  # a dry run never creates one
     rehearsal = _cli(
-        "apply", "--dry-run", "--database-url", _url(target), "--sql-dir", str(sql_dir)
+        "apply", "--dry-run", "--database-url", database_url(target), "--sql-dir", str(sql_dir)
     )
     assert rehearsal.returncode == 0
     assert f"rehearsed (rolled back) {len(MIGRATIONS)} script(s): {' '.join(MIGRATIONS)}" in (
         rehearsal.stdout
     )
-    after = _cli("plan", "--database-url", _url(target), "--sql-dir", str(sql_dir))
+    after = _cli("plan", "--database-url", database_url(target), "--sql-dir", str(sql_dir))
     assert "pending migration V001 " in after.stdout
 
 

@@ -14,7 +14,7 @@ from db_init import drift, engine
 from db_init.deadline import Deadline
 from db_init.embedded import LocalServer
 from db_init.settings import ApplyOptions, ConnectionSettings
-from tests.postgres import LATEST, MIGRATIONS, REPO, add_migration, query, snapshot
+from tests.postgres import LATEST, MIGRATIONS, REPO, add_migration, database_url, query, snapshot
 
 HAND_MADE_CHANGES = """
 ALTER TABLE orders ADD COLUMN legacy_code varchar(5);
@@ -24,13 +24,6 @@ ALTER TABLE tenants DISABLE ROW LEVEL SECURITY;
 DROP POLICY tenant_isolation ON tenants;
 DROP TRIGGER trg_users_updated_at ON users;
 """
-
-
-def _url(settings: ConnectionSettings) -> str:
-    return (
-        f"postgresql://{settings.user}:{settings.password}@{settings.host}:{settings.port}/"
-        f"{settings.database}?sslmode=disable"
-    )
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -158,14 +151,16 @@ def test_default_scratch_is_an_embedded_server_that_is_removed_afterwards(
 
 @pytest.mark.usefixtures("applied")
 def test_cli_drift_exit_codes_and_json(target: ConnectionSettings, sql_dir: Path) -> None:
-    clean = _cli("drift", "--database-url", _url(target), "--sql-dir", str(sql_dir))
+    clean = _cli("drift", "--database-url", database_url(target), "--sql-dir", str(sql_dir))
     assert clean.returncode == 0, clean.stderr
     assert clean.stdout.startswith(
         f"no drift: {target.database} matches the migrations up to {MIGRATIONS[-1]}"
     )
 
     query(target, "ALTER TABLE orders ADD COLUMN legacy_code varchar(5)")
-    drifted = _cli("drift", "--json", "--database-url", _url(target), "--sql-dir", str(sql_dir))
+    drifted = _cli(
+        "drift", "--json", "--database-url", database_url(target), "--sql-dir", str(sql_dir)
+    )
 
     assert drifted.returncode == 1, drifted.stderr
     body = json.loads(drifted.stdout)

@@ -14,7 +14,7 @@ from db_init import engine, generate
 from db_init.deadline import Deadline
 from db_init.errors import SqlError
 from db_init.settings import ApplyOptions, ConnectionSettings
-from tests.postgres import REPO, query, session
+from tests.postgres import REPO, database_url, query, session
 
 SMALL = generate.Scale(
     tenants=3, orders=500, users_per_tenant=4, campaigns_per_tenant=5, audit_logs_per_tenant=10
@@ -96,7 +96,7 @@ def test_progress_bar_prints_a_line_per_finished_table() -> None:
 def test_cli_generate_loads_then_refuses_to_load_the_same_tenants_again(
     schema: ConnectionSettings,
 ) -> None:
-    url = f"postgresql://{schema.user}:{schema.password}@{schema.host}:{schema.port}/{schema.database}?sslmode=disable"
+    url = database_url(schema)
     command = [
         sys.executable,
         "-m",

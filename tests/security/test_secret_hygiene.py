@@ -20,7 +20,7 @@ from db_init.deadline import Deadline
 from db_init.errors import DbInitError
 from db_init.settings import ApplyOptions, ConnectionSettings
 from tests.faults.relay import Mode, Relay
-from tests.postgres import REPO, add_migration
+from tests.postgres import REPO, add_migration, database_url
 
 
 class Transcript(logging.Handler):
@@ -87,13 +87,6 @@ def _cli(transcript: Transcript, url: str, sql_dir: Path, *args: str) -> int:
     return result.returncode
 
 
-def _url(settings: ConnectionSettings, password: str) -> str:
-    return (
-        f"postgresql://{settings.user}:{password}@{settings.host}:{settings.port}/"
-        f"{settings.database}?sslmode=disable"
-    )
-
-
 def test_no_scenario_reveals_a_password(
     transcript: Transcript,
     target: ConnectionSettings,
@@ -124,10 +117,33 @@ def test_no_scenario_reveals_a_password(
     _attempt(transcript, lambda: engine.apply(target, options, deadline))  # failing migration
     transcript.add(repr(target))
     codes = [
-        _cli(transcript, _url(target, real), options.sql_dir, "apply", "--json"),
-        _cli(transcript, _url(target, real), options.sql_dir, "apply"),
-        _cli(transcript, _url(target, wrong), options.sql_dir, "apply", "--json"),
-        _cli(transcript, _url(target, real), options.sql_dir, "status", "--json"),
+        _cli(
+            transcript,
+            database_url(target),
+            options.sql_dir,
+            "apply",
+            "--json",
+        ),
+        _cli(
+            transcript,
+            database_url(target),
+            options.sql_dir,
+            "apply",
+        ),
+        _cli(
+            transcript,
+            database_url(target.with_credentials(target.user, wrong)),
+            options.sql_dir,
+            "apply",
+            "--json",
+        ),
+        _cli(
+            transcript,
+            database_url(target),
+            options.sql_dir,
+            "status",
+            "--json",
+        ),
     ]
     # THEN the scenarios really ran (and failed where they should) ...
     assert codes == [1, 1, 1, 0]
