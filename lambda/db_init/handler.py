@@ -7,7 +7,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -118,15 +118,20 @@ class SchemaResource:
         log.info("delete: the database is retained; nothing was dropped or changed")
         return str(event.get("PhysicalResourceId") or placeholder_id(event))
 
+    @cached_property
+    def _bundled(self) -> tuple[str, tuple[str, ...]]:
+        """Checksum and manifest of the bundled sql/ (immutable for the container's life)."""
+        return sql_tree_checksum(self.sql_dir), tuple(manifest_of(self.sql_dir))
+
     def _check_bundle(self, props: ResourceProperties) -> None:
-        bundled = sql_tree_checksum(self.sql_dir)
+        bundled, manifest = self._bundled
         if bundled != props.sql_checksum:
             raise StaleAssetError(
                 f"bundled sql/ has sha256 {bundled[:12]} but SqlChecksum is "
                 f"{props.sql_checksum[:12]}: the function code is from another build than the "
                 "template; redeploy both from one cdk synth"
             )
-        if props.migrations is not None and props.migrations != tuple(manifest_of(self.sql_dir)):
+        if props.migrations is not None and props.migrations != manifest:
             raise StaleAssetError(
                 "the Migrations property does not list the bundled migrations: the template "
                 "is from another build than the function code; redeploy both from one cdk synth"
