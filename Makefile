@@ -37,7 +37,7 @@ lint: $(VENV)/.dev-installed  ## ruff
 	$(BIN)/ruff format --check .
 
 typecheck: $(VENV)/.dev-installed  ## mypy --strict
-	$(BIN)/mypy lambda/db_init infra app.py tests bench
+	$(BIN)/mypy lambda/db_init lambda/shoppulse_data infra app.py tests bench
 
 synth: $(VENV)/.dev-installed node_modules/.installed  ## cdk synth + cfn-lint for every environment
 	for env in $(ENVIRONMENTS); do \
