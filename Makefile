@@ -5,8 +5,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 ENVIRONMENTS := dev staging prod
+# The pooler the pooling tests and bench/tenant_transactions.py start (Debian bookworm's package).
+PGBOUNCER_VERSION := 1.18.0-1+deb12u1
 
-.PHONY: demo test lint typecheck unit integration infra synth bench clean help
+.PHONY: demo test lint typecheck unit integration infra synth bench clean help pgbouncer
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -23,6 +25,11 @@ $(VENV)/.cli-installed: $(BIN)/python requirements.txt requirements-cli.txt pypr
 $(VENV)/.dev-installed: $(VENV)/.cli-installed requirements-dev.txt
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt
 	touch $@
+
+pgbouncer:  ## install the pinned PgBouncer (apt) when it is missing
+	@if ! command -v pgbouncer >/dev/null && [ ! -x /usr/sbin/pgbouncer ]; then \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y pgbouncer=$(PGBOUNCER_VERSION); \
+	fi
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -46,12 +53,12 @@ synth: $(VENV)/.dev-installed node_modules/.installed  ## cdk synth + cfn-lint f
 	  $(BIN)/cfn-lint cdk.out/$$env/*.template.json; \
 	done
 
-test: lint typecheck synth  ## ruff, mypy, every test suite, cdk synth + cfn-lint per environment
+test: lint typecheck synth pgbouncer  ## ruff, mypy, every test suite, cdk synth + cfn-lint per environment
 	$(BIN)/pytest
 
-BENCHMARKS := apply_vs_psql noop_update cold_start migration_under_load load_vs_psql_copy queries_at_scale
+BENCHMARKS := apply_vs_psql noop_update cold_start migration_under_load load_vs_psql_copy queries_at_scale tenant_transactions
 
-bench: $(VENV)/.dev-installed  ## benchmarks that print ratios (never part of make test)
+bench: $(VENV)/.dev-installed pgbouncer  ## benchmarks that print ratios (never part of make test)
 	for name in $(BENCHMARKS); do echo "== $$name"; $(BIN)/python -m bench.$$name; done
 
 clean:  ## remove the virtualenv, node_modules, synth output and the local database
