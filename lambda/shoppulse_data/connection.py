@@ -29,9 +29,12 @@ _AUTH_FAILED = {"28P01", "28000"}
 _TEXT_OID = 25
 _IDLE = b"I"
 _FAILED = b"E"
-# Transaction-scoped (is_local = true): the value ends with COMMIT or ROLLBACK, so the server
-# connection goes back to the pool clean and RDS Proxy has no session state to pin for.
-SET_TENANT = "SELECT set_config('app.tenant_id', $1, true)"
+# Transaction-scoped (is_local = true): the values end with COMMIT or ROLLBACK, so the server
+# connection goes back to the pool clean and RDS Proxy has no session state to pin for. The
+# statement timeout rides along so a runaway query is cancelled by the server, not just abandoned.
+SET_TENANT = (
+    "SELECT set_config('app.tenant_id', $1, true), set_config('statement_timeout', $2, true)"
+)
 
 
 class Transaction:
@@ -56,9 +59,12 @@ class TenantTransaction(Transaction):
 class Connection:
     """One client connection to the proxy (or a pooler); it never holds session state."""
 
-    def __init__(self, raw: pg8000.native.Connection, *, user: str) -> None:
+    def __init__(
+        self, raw: pg8000.native.Connection, *, user: str, statement_timeout_ms: int = 15_000
+    ) -> None:
         self._raw = raw
         self.user = user
+        self.statement_timeout_ms = statement_timeout_ms
 
     @property
     def idle(self) -> bool:
@@ -122,8 +128,8 @@ class Connection:
         raw = self._raw
         try:
             raw.send_QUERY("BEGIN")
-            raw.send_PARSE(pg8000.core.NULL_BYTE, SET_TENANT, (_TEXT_OID,))
-            raw.send_BIND(pg8000.core.NULL_BYTE, (tenant_id,))
+            raw.send_PARSE(pg8000.core.NULL_BYTE, SET_TENANT, (_TEXT_OID, _TEXT_OID))
+            raw.send_BIND(pg8000.core.NULL_BYTE, (tenant_id, str(self.statement_timeout_ms)))
             raw.send_EXECUTE()
             pg8000.core._write(raw._sock, pg8000.core.SYNC_MSG)
             pg8000.core._flush(raw._sock)
@@ -194,7 +200,7 @@ def open_connection(config: ClientConfig, login: Login) -> Connection:
     # The connect timeout bounds the handshake; statements get the (longer) socket timeout.
     with suppress(AttributeError, OSError):
         raw._usock.settimeout(config.socket_timeout_s)
-    return Connection(raw, user=login.user)
+    return Connection(raw, user=login.user, statement_timeout_ms=config.statement_timeout_ms)
 
 
 def ssl_context_for(config: ClientConfig) -> ssl.SSLContext | bool:

@@ -48,6 +48,8 @@ class ClientConfig:
     # Plaintext is only for a pooler or server on loopback (tests); the proxy requires TLS.
     tls: bool = True
     connect_timeout_s: float = 5.0
+    # The server cancels a tenant transaction's statement after this; the socket waits longer.
+    statement_timeout_ms: int = 15_000
     socket_timeout_s: float = 30.0
     application_name: str = "shoppulse-data"
 
@@ -64,6 +66,11 @@ class ClientConfig:
             raise ConfigError("IAM authentication tokens are only sent over TLS")
         if self.auth is AuthMode.SECRET and not self.secret_arn:
             raise ConfigError(f"{ENV_SECRET_ARN}: secret authentication needs the role's secret")
+        if not 0 < self.statement_timeout_ms < self.socket_timeout_s * 1000:
+            raise ConfigError(
+                f"statement_timeout_ms {self.statement_timeout_ms} must be positive and below the"
+                f" socket timeout ({self.socket_timeout_s:g} s)"
+            )
         if not self.tls and not _is_loopback(self.host):
             raise ConfigError(f"plaintext is only allowed to a loopback address, not {self.host}")
 

@@ -9,13 +9,17 @@ import pytest
 from shoppulse_data import (
     Connection,
     DataAccessError,
+    Login,
     QueryError,
+    StaticLogin,
     TenantIdError,
+    connect,
     record_audit,
     tenant_transaction,
 )
+from tests.data_access.conftest import local_config
 from tests.postgres import query
-from tests.tenants import ORDERS_PER_TENANT, USERS, AppDatabase
+from tests.tenants import APP_ROLE, ORDERS_PER_TENANT, USERS, AppDatabase
 
 VISIBLE = "SELECT coalesce(string_agg(DISTINCT tenant_id, ','), ''), count(*) FROM orders"
 SESSION_STATE = (
@@ -43,6 +47,21 @@ def test_a_tenant_transaction_sees_exactly_its_tenants_rows(
         rows = transaction.run(VISIBLE)
     # THEN only that tenant's rows, all of them
     assert rows == [(tenant, ORDERS_PER_TENANT[tenant])]
+
+
+def test_the_statement_timeout_is_the_configs_and_the_server_enforces_it(
+    app_db: AppDatabase,
+) -> None:
+    login = StaticLogin(Login(APP_ROLE, app_db.passwords[APP_ROLE]))
+    connection = connect(local_config(app_db.owner, statement_timeout_ms=200), login=login)
+    with tenant_transaction(connection, "T001") as transaction:
+        assert transaction.run("SELECT current_setting('statement_timeout')") == [("200ms",)]
+    with pytest.raises(QueryError) as cancelled, tenant_transaction(connection, "T001") as t:
+        t.run("SELECT pg_sleep(5)")
+    assert cancelled.value.sqlstate == "57014"
+    with connection.transaction() as plain:  # and it ended with the transaction
+        assert plain.run("SELECT current_setting('statement_timeout')") == [("0",)]
+    connection.close()
 
 
 def test_the_audit_row_commits_with_the_transaction(
