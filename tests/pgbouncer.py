@@ -53,7 +53,10 @@ class PgBouncer:
         self.settings = settings
         self.host = "127.0.0.1"
         self.port = _free_port()
-        self._dir = Path(tempfile.mkdtemp(prefix="shoppulse-pgbouncer-"))
+        # As root the files must be reachable by the unprivileged user pgbouncer runs as, so
+        # they go under /tmp rather than a TMPDIR that may sit in root's home.
+        base = "/tmp" if os.geteuid() == 0 else None
+        self._dir = Path(tempfile.mkdtemp(prefix="shoppulse-pgbouncer-", dir=base))
         self._process: subprocess.Popen[bytes] | None = None
         self.log_file = self._dir / "pgbouncer.log"
 
