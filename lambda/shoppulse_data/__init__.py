@@ -14,7 +14,8 @@ from shoppulse_data.errors import (
     TlsError,
 )
 from shoppulse_data.settings import AuthMode, ClientConfig
-from shoppulse_data.tenancy import check_tenant_id, tenant_transaction
+from shoppulse_data.tenancy import tenant_transaction
+from shoppulse_data.tenant_ids import check_tenant_id
 
 __all__ = [
     "AuthMode",

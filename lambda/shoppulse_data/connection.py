@@ -21,6 +21,7 @@ from shoppulse_data.errors import (
     TlsError,
 )
 from shoppulse_data.settings import ClientConfig
+from shoppulse_data.tenant_ids import check_tenant_id
 
 log = logging.getLogger(__name__)
 
@@ -94,11 +95,12 @@ class Connection:
 
     @contextmanager
     def tenant_scope(self, tenant_id: str) -> Iterator[TenantTransaction]:
-        """BEGIN and set the tenant in one round trip, COMMIT at the end (tenant_id is checked)."""
+        """BEGIN and set the tenant in one round trip, COMMIT at the end: tenant_transaction."""
+        checked = check_tenant_id(tenant_id)  # before anything is sent
         self._check_idle()
-        self._begin_with_tenant(tenant_id)
+        self._begin_with_tenant(checked)
         with self._finishing():
-            yield TenantTransaction(self, tenant_id)
+            yield TenantTransaction(self, checked)
 
     def close(self) -> None:
         """Close the connection; never raises."""
