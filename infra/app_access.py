@@ -26,7 +26,7 @@ from shoppulse_data.settings import (
 
 
 class Grantee(Protocol):
-    """A construct with security groups and an IAM principal: a Lambda function, an ECS service."""
+    """A construct with security groups and an IAM principal: a Lambda function, an EC2 instance."""
 
     @property
     def connections(self) -> ec2.Connections:
