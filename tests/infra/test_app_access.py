@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk.assertions import Template
 
-from infra.app_access import ROLE_ACCESS
-from infra.config import ConfigError, load_environment
+from infra.app_access import ROLE_ACCESS, grant_connect
+from infra.config import ConfigError, NetworkConfig, load_environment
+from infra.network import Network
+from infra.proxy import Proxy
+from infra.role_secrets import ANALYTICS_ROLE, RoleSecrets
 from infra.stack import DatabaseStack
 from shoppulse_data import AuthMode, ClientConfig
 from tests.infra.conftest import REPO_ROOT, Synthesized, cdk_json_context
@@ -248,3 +254,52 @@ def test_the_facts_handed_over_are_the_ones_shoppulse_data_reads(
 def test_an_unknown_role_is_refused(granted: Granted) -> None:
     with pytest.raises(ConfigError, match="role must be one of"):
         granted.stack.grant_connect(granted.ungranted, role="admin")
+
+
+def test_a_secret_under_a_customer_key_also_grants_kms_decrypt_through_secrets_manager() -> None:
+    # GIVEN a role secret encrypted with a customer-managed key (the proxy is a stand-in: the
+    # secret path only hands over its endpoint)
+    stack = cdk.Stack(
+        cdk.App(), "Keyed", env=cdk.Environment(account="111122223333", region="eu-west-1")
+    )
+    network = Network(
+        stack,
+        "Network",
+        config=NetworkConfig(
+            vpc_id=None, vpc_cidr="10.9.0.0/16", max_azs=2, create_vpc_endpoints=True
+        ),
+    )
+    key = kms.Key(stack, "Key", enable_key_rotation=True)
+    secret = secretsmanager.Secret(stack, "AnalyticsSecret", encryption_key=key)
+    role_secrets = SimpleNamespace(secrets={ANALYTICS_ROLE: secret})
+    proxy = SimpleNamespace(endpoint="shoppulse.proxy.example")
+    reports = lambda_.Function(
+        stack,
+        "Reports",
+        runtime=lambda_.Runtime.PYTHON_3_13,
+        handler="index.handler",
+        code=lambda_.Code.from_inline("def handler(event, context): pass"),
+        vpc=network.vpc,
+    )
+    # WHEN the function is granted the analytics role
+    grant_connect(
+        reports,
+        role="analytics",
+        proxy=cast(Proxy, proxy),
+        network=network,
+        role_secrets=cast(RoleSecrets, role_secrets),
+    )
+    # THEN the key lets the function's role decrypt, only through Secrets Manager (CDK puts a
+    # same-stack key's grant in the key policy)
+    template = Template.from_stack(stack).to_json()
+    key_policy = template["Resources"][stack.resolve(key.node.default_child.logical_id)]  # type: ignore[union-attr]
+    role = stack.resolve(reports.role.node.default_child.logical_id)  # type: ignore[union-attr]
+    decrypt = [
+        statement
+        for statement in key_policy["Properties"]["KeyPolicy"]["Statement"]
+        if statement["Principal"] == {"AWS": {"Fn::GetAtt": [role, "Arn"]}}
+    ]
+    assert [statement["Action"] for statement in decrypt] == ["kms:Decrypt"]
+    assert decrypt[0]["Condition"] == {
+        "StringEquals": {"kms:ViaService": "secretsmanager.eu-west-1.amazonaws.com"}
+    }
