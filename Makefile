@@ -5,8 +5,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 ENVIRONMENTS := dev staging prod
+# The pooler the pooling tests and bench/tenant_transactions.py start (Debian bookworm's package).
+PGBOUNCER_VERSION := 1.18.0-1+deb12u1
 
-.PHONY: demo test lint typecheck unit integration infra synth bench clean help
+.PHONY: demo test lint typecheck unit integration infra synth bench clean help pgbouncer
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -24,6 +26,11 @@ $(VENV)/.dev-installed: $(VENV)/.cli-installed requirements-dev.txt
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
+pgbouncer:  ## install the pinned PgBouncer (apt) when it is missing
+	@if ! command -v pgbouncer >/dev/null && [ ! -x /usr/sbin/pgbouncer ]; then \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y pgbouncer=$(PGBOUNCER_VERSION); \
+	fi
+
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
@@ -37,7 +44,7 @@ lint: $(VENV)/.dev-installed  ## ruff
 	$(BIN)/ruff format --check .
 
 typecheck: $(VENV)/.dev-installed  ## mypy --strict
-	$(BIN)/mypy lambda/db_init infra app.py tests bench
+	$(BIN)/mypy lambda/db_init lambda/shoppulse_data infra app.py tests bench
 
 synth: $(VENV)/.dev-installed node_modules/.installed  ## cdk synth + cfn-lint for every environment
 	for env in $(ENVIRONMENTS); do \
@@ -46,12 +53,12 @@ synth: $(VENV)/.dev-installed node_modules/.installed  ## cdk synth + cfn-lint f
 	  $(BIN)/cfn-lint cdk.out/$$env/*.template.json; \
 	done
 
-test: lint typecheck synth  ## ruff, mypy, every test suite, cdk synth + cfn-lint per environment
+test: lint typecheck synth pgbouncer  ## ruff, mypy, every test suite, cdk synth + cfn-lint per environment
 	$(BIN)/pytest
 
-BENCHMARKS := apply_vs_psql noop_update cold_start migration_under_load load_vs_psql_copy queries_at_scale
+BENCHMARKS := apply_vs_psql noop_update cold_start migration_under_load load_vs_psql_copy queries_at_scale tenant_transactions
 
-bench: $(VENV)/.dev-installed  ## benchmarks that print ratios (never part of make test)
+bench: $(VENV)/.dev-installed pgbouncer  ## benchmarks that print ratios (never part of make test)
 	for name in $(BENCHMARKS); do echo "== $$name"; $(BIN)/python -m bench.$$name; done
 
 clean:  ## remove the virtualenv, node_modules, synth output and the local database

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
+from infra import app_access
 from infra.config import EnvironmentConfig
 from infra.database import Database
 from infra.db_init import Initializer
@@ -54,7 +56,12 @@ class DatabaseStack(Stack):
             database=self.database,
         )
         self.proxy = Proxy(
-            self, "Proxy", environment=config.name, network=self.network, database=self.database
+            self,
+            "Proxy",
+            environment=config.name,
+            network=self.network,
+            database=self.database,
+            logins=app_access.proxy_logins(self.role_secrets),
         )
         self.initializer = Initializer(
             self,
@@ -96,4 +103,34 @@ class DatabaseStack(Stack):
             value=self.initializer.schema_version,
             description="Latest applied migration version",
         )
+        # Application access (infra/app_access.py): the role secrets applications are granted.
+        CfnOutput(
+            self,
+            "AppSecretArn",
+            value=self.role_secrets.app_secret.secret_arn,
+            description="shoppulse_app credentials (rotated; clients sign in with IAM auth)",
+        )
+        CfnOutput(
+            self,
+            "AnalyticsSecretArn",
+            value=self.role_secrets.analytics_secret.secret_arn,
+            description="shoppulse_analytics credentials (rotated; clients read the password)",
+        )
         acknowledge_findings(self)
+
+    @property
+    def vpc(self) -> ec2.IVpc:
+        """The VPC applications must run in to reach the proxy."""
+        return self.network.vpc
+
+    def grant_connect(
+        self, grantee: app_access.Grantee, *, role: str
+    ) -> app_access.ConnectionFacts:
+        """Let a function or service in `vpc` sign in through the proxy as "app" or "analytics"."""
+        return app_access.grant_connect(
+            grantee,
+            role=role,
+            proxy=self.proxy,
+            network=self.network,
+            role_secrets=self.role_secrets,
+        )

@@ -424,11 +424,14 @@ def test_proxy_requires_tls_and_uses_the_secret(synthesized: Synthesized) -> Non
         {
             "EngineFamily": "POSTGRESQL",
             "RequireTLS": True,
-            "Auth": [
-                Match.object_like(
-                    {"SecretArn": {"Ref": "DatabaseInstanceSecretAttachmentFCA06D38"}}
-                )
-            ],
+            # the admin secret first; the application roles' follow (tests/infra/test_app_access.py)
+            "Auth": Match.array_with(
+                [
+                    Match.object_like(
+                        {"SecretArn": {"Ref": "DatabaseInstanceSecretAttachmentFCA06D38"}}
+                    )
+                ]
+            ),
         },
     )
     synthesized.template.has_resource_properties(
