@@ -42,7 +42,7 @@ class Network(Construct):
         key: kms.IKey | None,
     ) -> None:
         super().__init__(scope, construct_id)
-        self._region = region
+        self.log_groups: list[logs.LogGroup] = []
         self.vpc = self._vpc(config, key)
         self.subnets = ISOLATED
 
@@ -170,6 +170,7 @@ class Network(Construct):
         flow_log_group = logs.LogGroup(
             self, "FlowLogGroup", retention=logs.RetentionDays.ONE_MONTH, encryption_key=key
         )
+        self.log_groups.append(flow_log_group)
         vpc.add_flow_log(
             "FlowLog", destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_log_group)
         )

@@ -16,7 +16,7 @@ from infra.nag import acknowledge, findings
 from infra.network import Network
 from infra.proxy import Proxy
 from infra.role_secrets import RoleSecrets
-from infra.scanners import record_checkov_skips
+from infra.scanners import checkov_skips, record_checkov_skips
 
 PROXY_TARGET_GROUP = "AWS::RDS::DBProxyTargetGroup"
 
@@ -134,4 +134,16 @@ class DatabaseStack(Stack):
             initializer_function=self.initializer.function,
         )
         acknowledge(self.accepted_findings)
-        self.checkov_skips = record_checkov_skips(self)
+        self.checkov_skips = checkov_skips(
+            stack=self,
+            config=config,
+            database=self.database.resource,
+            secrets=[self.database.generated_secret, *self.role_secrets.generated],
+            log_groups=[
+                *self.network.log_groups,
+                *self.database.log_groups,
+                self.initializer.log_group,
+            ],
+            initializer_function=self.initializer.function,
+        )
+        record_checkov_skips(self.checkov_skips)
