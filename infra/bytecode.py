@@ -34,7 +34,9 @@ def _candidates(version: str) -> list[Path]:
     found = [Path(path) for path in [shutil.which(f"python{version}")] if path]
     # pyenv's shim refuses a version that is installed but not selected: ask its tree directly.
     pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
-    found += sorted((pyenv_root / "versions").glob(f"{version}.*/bin/python{version}"), reverse=True)
+    found += sorted(
+        (pyenv_root / "versions").glob(f"{version}.*/bin/python{version}"), reverse=True
+    )
     found += [Path(f"/usr/bin/python{version}"), Path(f"/usr/local/bin/python{version}")]
     return found
 

@@ -196,7 +196,7 @@ class Database(Construct):
             performance_insight_retention=self._insights(config),
             performance_insight_encryption_key=self._key,
             cloudwatch_logs_exports=LOG_EXPORTS,
-            **self._monitoring(config),
+            monitoring_interval=self._monitoring_interval(config),
         )
 
     def _cluster(
@@ -247,15 +247,15 @@ class Database(Construct):
             copy_tags_to_snapshot=True,
             iam_authentication=True,
             cloudwatch_logs_exports=["postgresql"],
-            **self._monitoring(config),
+            monitoring_interval=self._monitoring_interval(config),
         )
 
-    def _monitoring(self, config: DatabaseConfig) -> dict[str, Duration]:
+    def _monitoring_interval(self, config: DatabaseConfig) -> Duration | None:
         # Enhanced monitoring: OS-level memory, swap and per-process CPU that CloudWatch's
-        # hypervisor metrics cannot see; CDK creates its role.
+        # hypervisor metrics cannot see; CDK creates its role. None leaves it off.
         if config.monitoring_interval_s == 0:
-            return {}
-        return {"monitoring_interval": Duration.seconds(config.monitoring_interval_s)}
+            return None
+        return Duration.seconds(config.monitoring_interval_s)
 
     def _insights(self, config: DatabaseConfig) -> rds.PerformanceInsightRetention:
         days = config.performance_insights_retention_days
