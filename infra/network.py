@@ -80,6 +80,15 @@ class Network(Construct):
                 open=False,  # only the security groups granted below may use it
                 security_groups=[self.endpoint_security_group],
             )
+            # The rotation functions ask for a new password; the action takes no resource.
+            self.secrets_manager_endpoint.add_to_policy(
+                iam.PolicyStatement(
+                    sid="RotationPasswords",
+                    principals=[iam.AnyPrincipal()],
+                    actions=["secretsmanager:GetRandomPassword"],
+                    resources=["*"],
+                )
+            )
 
         self.initializer_security_group = ec2.SecurityGroup(
             self,
@@ -128,25 +137,16 @@ class Network(Construct):
             "CloudFormation response to S3 via the gateway endpoint",
         )
 
-    def restrict_secrets_endpoint(self, secret_arns: Sequence[str]) -> None:
-        """Let the Secrets Manager endpoint serve this stack's secrets and nothing else."""
+    def serve_secrets(self, sid: str, secret_arns: Sequence[str]) -> None:
+        """Let the Secrets Manager endpoint serve these secrets (it serves no others)."""
         if self.secrets_manager_endpoint is None:
             return
         self.secrets_manager_endpoint.add_to_policy(
             iam.PolicyStatement(
-                sid="ThisStacksSecretsOnly",
+                sid=sid,
                 principals=[iam.AnyPrincipal()],
                 actions=SECRET_ACTIONS,
                 resources=list(secret_arns),
-            )
-        )
-        # The rotation functions ask for a new password; the action has no resource to scope.
-        self.secrets_manager_endpoint.add_to_policy(
-            iam.PolicyStatement(
-                sid="RotationPasswords",
-                principals=[iam.AnyPrincipal()],
-                actions=["secretsmanager:GetRandomPassword"],
-                resources=["*"],
             )
         )
 

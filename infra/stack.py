@@ -76,11 +76,12 @@ class DatabaseStack(Stack):
             key=key,
         )
         # The raw secrets, not their attachments: the endpoint need not wait for the database.
-        self.network.restrict_secrets_endpoint(
+        self.network.serve_secrets(
+            "ThisStacksSecretsOnly",
             [
                 secret.secret_arn
                 for secret in (self.database.generated_secret, *self.role_secrets.generated)
-            ]
+            ],
         )
         self.proxy = Proxy(
             self, "Proxy", environment=config.name, network=self.network, database=self.database
