@@ -7,8 +7,12 @@ BIN := $(VENV)/bin
 ENVIRONMENTS := dev staging prod
 # The pooler the pooling tests and bench/tenant_transactions.py start (Debian bookworm's package).
 PGBOUNCER_VERSION := 1.18.0-1+deb12u1
+# The placeholder account checks synthesize with (cdk.context.json holds its zone and prefix-list
+# lookups, so no AWS credentials are needed); a deploy uses the account in cdk.json.
+SYNTH_ACCOUNT := 123456789012
+CHECKOV_VENV := .venv-checkov
 
-.PHONY: demo test lint typecheck unit integration infra synth bench clean help pgbouncer
+.PHONY: demo test lint typecheck unit integration infra synth checkov bench clean help pgbouncer
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -49,11 +53,23 @@ typecheck: $(VENV)/.dev-installed  ## mypy --strict
 synth: $(VENV)/.dev-installed node_modules/.installed  ## cdk synth + cfn-lint for every environment
 	for env in $(ENVIRONMENTS); do \
 	  echo "synth $$env"; \
-	  PATH="$(CURDIR)/$(BIN):$$PATH" npx --no-install cdk synth -c env=$$env --quiet --output cdk.out/$$env >/dev/null; \
+	  PATH="$(CURDIR)/$(BIN):$$PATH" npx --no-install cdk synth -c env=$$env -c account=$(SYNTH_ACCOUNT) \
+	    --quiet --output cdk.out/$$env >/dev/null; \
 	  $(BIN)/cfn-lint cdk.out/$$env/*.template.json; \
 	done
 
-test: lint typecheck synth pgbouncer  ## ruff, mypy, every test suite, cdk synth + cfn-lint per environment
+# checkov's dependency tree clashes with the pinned boto3/cfn-lint: it gets its own virtualenv.
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install -q --disable-pip-version-check -r requirements-checkov.txt
+	touch $@
+
+# Every failed check is fixed or skipped in the template metadata with a reason (infra/scanners.py).
+checkov: synth $(CHECKOV_VENV)/.installed  ## checkov over every environment's synthesized template
+	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation \
+	  $(foreach env,$(ENVIRONMENTS),-f cdk.out/$(env)/ShopPulseDb-$(env).template.json)
+
+test: lint typecheck synth checkov pgbouncer  ## ruff, mypy, every test suite, synth + cfn-lint + checkov per env
 	$(BIN)/pytest
 
 BENCHMARKS := apply_vs_psql noop_update cold_start migration_under_load load_vs_psql_copy queries_at_scale tenant_transactions
@@ -62,4 +78,4 @@ bench: $(VENV)/.dev-installed pgbouncer  ## benchmarks that print ratios (never 
 	for name in $(BENCHMARKS); do echo "== $$name"; $(BIN)/python -m bench.$$name; done
 
 clean:  ## remove the virtualenv, node_modules, synth output and the local database
-	rm -rf $(VENV) node_modules cdk.out .shoppulse-db
+	rm -rf $(VENV) $(CHECKOV_VENV) node_modules cdk.out .shoppulse-db

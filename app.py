@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """CDK entry point: the only place that reads context (`-c env=dev|staging|prod`, `-c pipeline`,
-`-c sqlRoot=DIR` to synthesize another SQL tree, e.g. to see what its lint says)."""
+`-c account=ID` in place of the environment's account in cdk.json, `-c sqlRoot=DIR` to
+synthesize another SQL tree, e.g. to see what its lint says)."""
 
 from __future__ import annotations
 
@@ -36,7 +37,9 @@ def build(app: cdk.App) -> cdk.Stack:
             sql_dir=sql_dir,
         )
     else:
-        config = load_environment(context, environment)
+        config = load_environment(
+            context, environment, account=_account(app.node.try_get_context("account"))
+        )
         stack = DatabaseStack(
             app,
             config.stack_name,
@@ -51,6 +54,15 @@ def build(app: cdk.App) -> cdk.Stack:
     )
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return stack
+
+
+def _account(value: object) -> str | None:
+    """-c account=ID (CDK passes a 12-digit id through as a number)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ConfigError(f"-c account: expected a 12-digit AWS account id, got {value!r}")
+    return str(value)
 
 
 def _sql_dir(value: object) -> Path:

@@ -36,6 +36,9 @@ _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")
 _VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 _CIDR = re.compile(r"^(\d{1,3}\.){3}\d{1,3}/(1[6-9]|2[0-4])$")
 _INSTANCE_CLASS = re.compile(r"^[a-z][a-z0-9]*\.[a-z0-9]+$")
+_TAG_VALUE = re.compile(r"^[\w .:/=+@-]{1,256}$")
+# RDS accepts only these enhanced-monitoring intervals (seconds); 0 turns it off.
+_MONITORING_INTERVALS = (0, 1, 5, 10, 15, 30, 60)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SNS_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]+$")
 _CONNECTION_ARN = re.compile(
@@ -75,6 +78,10 @@ class DatabaseConfig:
     rotation_days: int
     performance_insights_retention_days: int
     log_retention_days: int
+    # One customer-managed KMS key for secrets, storage, Performance Insights and log groups;
+    # false keeps the AWS-managed keys (a storage key cannot change without a new instance).
+    customer_managed_key: bool
+    monitoring_interval_s: int
 
 
 @dataclass(frozen=True)
@@ -101,6 +108,19 @@ class AlarmConfig:
     cpu_percent: int
     free_storage_gib: int
     max_connections: int
+    freeable_memory_mib: int
+    read_latency_ms: int
+    write_latency_ms: int
+    proxy_client_connections: int
+    proxy_failed_logins: int
+
+
+@dataclass(frozen=True)
+class TagsConfig:
+    """Cost-allocation tags every taggable resource carries (next to project and environment)."""
+
+    owner: str
+    cost_center: str
 
 
 @dataclass(frozen=True)
@@ -108,12 +128,13 @@ class EnvironmentConfig:
     """Everything one environment's stack needs; built once in app.py and passed down."""
 
     name: str
-    account: str | None
+    account: str
     region: str
     network: NetworkConfig
     database: DatabaseConfig
     initializer: InitializerConfig
     alarms: AlarmConfig
+    tags: TagsConfig
 
     @property
     def stack_name(self) -> str:
@@ -248,8 +269,15 @@ def _database(section: _Section) -> DatabaseConfig:
             "performance_insights_retention_days", 7, 7, 731
         ),
         log_retention_days=_retention(section, "log_retention_days", 30),
+        customer_managed_key=section.boolean("customer_managed_key", default=False),
+        monitoring_interval_s=section.integer("monitoring_interval_s", 0, 0, 60),
     )
     section.finish()
+    if config.monitoring_interval_s not in _MONITORING_INTERVALS:
+        raise ConfigError(
+            f"{section.where}.monitoring_interval_s: {config.monitoring_interval_s} is not one of"
+            f" {', '.join(map(str, _MONITORING_INTERVALS))}"
+        )
     if config.deletion_protection and config.removal_policy == "destroy":
         raise ConfigError(
             f"{section.where}: deletion_protection true with removal_policy destroy contradict;"
@@ -282,34 +310,60 @@ def _alarms(section: _Section) -> AlarmConfig:
         cpu_percent=section.integer("cpu_percent", 80, 1, 100),
         free_storage_gib=section.integer("free_storage_gib", 2, 1, 1000),
         max_connections=section.integer("max_connections", 200, 1, 100_000),
+        freeable_memory_mib=section.integer("freeable_memory_mib", 256, 16, 1_000_000),
+        read_latency_ms=section.integer("read_latency_ms", 20, 1, 10_000),
+        write_latency_ms=section.integer("write_latency_ms", 20, 1, 10_000),
+        proxy_client_connections=section.integer("proxy_client_connections", 500, 1, 1_000_000),
+        proxy_failed_logins=section.integer("proxy_failed_logins", 5, 1, 100_000),
     )
     section.finish()
     return config
 
 
-def load_environment(context: Mapping[str, object], name: str) -> EnvironmentConfig:
-    """Validate the `shoppulse:environments.<name>` context block into an EnvironmentConfig."""
+def _tags(section: _Section) -> TagsConfig:
+    config = TagsConfig(
+        owner=section.text("owner", pattern=_TAG_VALUE),
+        cost_center=section.text("cost_center", pattern=_TAG_VALUE),
+    )
+    section.finish()
+    return config
+
+
+def load_environment(
+    context: Mapping[str, object], name: str, *, account: str | None = None
+) -> EnvironmentConfig:
+    """Validate the `shoppulse:environments.<name>` context block into an EnvironmentConfig.
+
+    account (`-c account=...`) replaces the block's account, e.g. to keep ids out of the repo.
+    """
     if name not in ENVIRONMENT_NAMES:
         raise ConfigError(f"-c env={name!r}: expected one of {', '.join(ENVIRONMENT_NAMES)}")
     environments = context.get("shoppulse:environments")
     if not isinstance(environments, Mapping) or name not in environments:
         raise ConfigError(f"cdk.json context shoppulse:environments.{name}: missing")
     root = _Section(f"shoppulse:environments.{name}", environments[name])
+    configured = root.optional_text("account", _ACCOUNT)
+    if account is not None and not _ACCOUNT.match(account):
+        raise ConfigError(f"-c account={account!r}: expected a 12-digit AWS account id")
+    chosen = account or configured
+    if chosen is None:
+        # An account-less stack sees two zones through Fn::GetAZs whatever max_azs says, and
+        # setting the account later adds a subnet, which replaces the proxy.
+        raise ConfigError(
+            f"shoppulse:environments.{name}.account: not set; put the 12-digit AWS account id"
+            " in cdk.json or pass -c account=<id> (see docs/stack.md)"
+        )
     config = EnvironmentConfig(
         name=name,
-        account=root.optional_text("account", _ACCOUNT),
+        account=chosen,
         region=root.text("region", pattern=_REGION),
         network=_network(root.section("network")),
         database=_database(root.section("database")),
         initializer=_initializer(root.section("initializer")),
         alarms=_alarms(root.section("alarms")),
+        tags=_tags(root.section("tags")),
     )
     root.finish()
-    if config.network.vpc_id is not None and config.account is None:
-        raise ConfigError(
-            f"shoppulse:environments.{name}.network.vpc_id: importing a VPC needs account set"
-            " (the lookup runs against that account at synth)"
-        )
     return config
 
 

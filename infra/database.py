@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_cdk import CfnResource, Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -12,15 +13,11 @@ from constructs import Construct
 
 from infra.config import DATABASE_NAME, DATABASE_PORT, DatabaseConfig
 from infra.network import Network
+from infra.parameters import PARAMETERS
 from infra.retention import retention
 
 MASTER_USERNAME = "shoppulse_admin"
 SECRET_LOGICAL_ID = "DatabaseAdminSecret"  # noqa: S105 - a resource id, not a password
-PARAMETERS = {
-    # Clients that try plaintext are refused by the server, not just by the proxy.
-    "rds.force_ssl": "1",
-    "shared_preload_libraries": "pg_stat_statements",
-}
 LOG_EXPORTS = ["postgresql", "upgrade"]
 
 _REMOVAL = {
@@ -54,16 +51,18 @@ class Database(Construct):
         config: DatabaseConfig,
         environment: str,
         network: Network,
+        key: kms.IKey | None,
     ) -> None:
         super().__init__(scope, construct_id)
         self._config = config
+        self._key = key
         self.identifier = f"shoppulse-{environment}"
         removal = _REMOVAL[config.removal_policy]
         # Data outlives the stack wherever it is not disposable: a secret cannot be
         # snapshotted, so it is retained whenever the database is.
         disposable = removal == RemovalPolicy.DESTROY
         self.secret_removal = RemovalPolicy.DESTROY if disposable else RemovalPolicy.RETAIN
-        credentials = rds.Credentials.from_generated_secret(MASTER_USERNAME)
+        credentials = rds.Credentials.from_generated_secret(MASTER_USERNAME, encryption_key=key)
         self.log_groups = self._log_groups(config, removal)
 
         if config.engine == "aurora-postgresql":
@@ -72,12 +71,14 @@ class Database(Construct):
             secret = cluster.secret
             self.proxy_target = rds.ProxyTarget.from_cluster(cluster)
             self.endpoint_address = cluster.cluster_endpoint.hostname
+            self.event_source_type = "db-cluster"
         else:
             instance = self._instance(config, credentials, network, removal)
             self.resource = instance
             secret = instance.secret
             self.proxy_target = rds.ProxyTarget.from_instance(instance)
             self.endpoint_address = instance.db_instance_endpoint_address
+            self.event_source_type = "db-instance"
         self.servers = self._servers()
         if secret is None:
             raise RuntimeError("generated credentials did not produce a secret")
@@ -89,6 +90,7 @@ class Database(Construct):
         if not isinstance(generated, secretsmanager.Secret):
             raise TypeError(f"expected the generated DatabaseSecret, found {generated!r}")
         generated.apply_removal_policy(self.secret_removal)
+        self.generated_secret: secretsmanager.ISecret = generated
         # CDK names the generated secret after its full construct path, which differs between
         # `cdk deploy` and a pipeline stage; a fixed id keeps one secret whichever deploys.
         secret_resource = generated.node.default_child
@@ -106,9 +108,7 @@ class Database(Construct):
             description="Secret rotation function: PostgreSQL to the database, HTTPS to endpoints",
             allow_all_outbound=False,
         )
-        self.rotation_security_group.connections.allow_to(
-            network.database_security_group, ec2.Port.tcp(DATABASE_PORT), "rotation to database"
-        )
+        # rotation -> database is added by the rotation itself (once); only HTTPS is ours.
         self.rotation_security_group.connections.allow_to(
             network.endpoint_security_group, ec2.Port.tcp(443), "rotation to Secrets Manager"
         )
@@ -141,6 +141,9 @@ class Database(Construct):
                 f"{export.capitalize()}LogGroup",
                 log_group_name=f"/aws/rds/{kind}/{self.identifier}/{export}",
                 retention=retention(config.log_retention_days),
+                encryption_key=self._key,
+                # Kept with the data they describe; a re-created stack needs them removed
+                # first (docs/stack.md lists the names).
                 removal_policy=RemovalPolicy.DESTROY
                 if removal == RemovalPolicy.DESTROY
                 else RemovalPolicy.RETAIN,
@@ -175,6 +178,7 @@ class Database(Construct):
             credentials=credentials,
             parameter_group=parameters,
             storage_encrypted=True,
+            storage_encryption_key=self._key,
             storage_type=rds.StorageType.GP3,
             allocated_storage=config.allocated_storage_gib,
             max_allocated_storage=config.max_allocated_storage_gib,
@@ -190,7 +194,9 @@ class Database(Construct):
             ca_certificate=rds.CaCertificate.RDS_CA_RSA2048_G1,
             enable_performance_insights=True,
             performance_insight_retention=self._insights(config),
+            performance_insight_encryption_key=self._key,
             cloudwatch_logs_exports=LOG_EXPORTS,
+            monitoring_interval=self._monitoring_interval(config),
         )
 
     def _cluster(
@@ -213,6 +219,7 @@ class Database(Construct):
                 instance_type=ec2.InstanceType(config.instance_class),
                 enable_performance_insights=True,
                 performance_insight_retention=self._insights(config),
+                performance_insight_encryption_key=self._key,
                 ca_certificate=rds.CaCertificate.RDS_CA_RSA2048_G1,
                 auto_minor_version_upgrade=True,
                 publicly_accessible=False,
@@ -233,13 +240,22 @@ class Database(Construct):
             credentials=credentials,
             parameter_group=parameters,
             storage_encrypted=True,
+            storage_encryption_key=self._key,
             backup=rds.BackupProps(retention=Duration.days(config.backup_retention_days)),
             deletion_protection=config.deletion_protection,
             removal_policy=removal,
             copy_tags_to_snapshot=True,
             iam_authentication=True,
             cloudwatch_logs_exports=["postgresql"],
+            monitoring_interval=self._monitoring_interval(config),
         )
+
+    def _monitoring_interval(self, config: DatabaseConfig) -> Duration | None:
+        # Enhanced monitoring: OS-level memory, swap and per-process CPU that CloudWatch's
+        # hypervisor metrics cannot see; CDK creates its role. None leaves it off.
+        if config.monitoring_interval_s == 0:
+            return None
+        return Duration.seconds(config.monitoring_interval_s)
 
     def _insights(self, config: DatabaseConfig) -> rds.PerformanceInsightRetention:
         days = config.performance_insights_retention_days
@@ -254,6 +270,10 @@ class Database(Construct):
     def metric_connections(self) -> cloudwatch.Metric:
         """Connections open on the database."""
         return self.resource.metric_database_connections(period=Duration.minutes(5))
+
+    def metric(self, name: str, statistic: str = "Average") -> cloudwatch.Metric:
+        """Any AWS/RDS metric of the instance (or cluster) over five minutes."""
+        return self.resource.metric(name, period=Duration.minutes(5), statistic=statistic)
 
     def metric_free_storage(self) -> cloudwatch.Metric:
         """Free storage in bytes (FreeLocalStorage on Aurora, whose volume grows itself)."""

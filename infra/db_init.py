@@ -14,8 +14,9 @@ from db_init.manifest import manifest_of
 
 # SqlChecksum: the Lambda's own function over the same bytes it bundles
 from db_init.scripts import sql_tree_checksum
-from infra.assets import initializer_code
+from infra.assets import initializer_code, stage_sql
 from infra.config import DATABASE_NAME, DATABASE_PORT, ConfigError, InitializerConfig
+from infra.keys import DataKey
 from infra.migration_lint import annotate_lint_findings
 from infra.network import Network
 from infra.retention import retention
@@ -64,18 +65,24 @@ class Initializer(Construct):
         app_secret_arn: str,
         analytics_secret_arn: str,
         proxy_endpoint: str,
+        key: DataKey | None,
         depends_on: list[IConstruct],
     ) -> None:
         super().__init__(scope, construct_id)
-        self.sql_checksum = sql_tree_checksum(sql_dir)
+        # Seeds ship only where they are applied; the checksum covers exactly what ships.
+        self.bundled_sql = stage_sql(
+            sql_dir, with_seeds=config.apply_seeds, build_root=repo_root / "build"
+        )
+        self.sql_checksum = sql_tree_checksum(self.bundled_sql)
         # `cdk diff` shows exactly which migrations a deploy adds (~14 bytes a migration).
-        self.migrations = manifest_of(sql_dir)
+        self.migrations = manifest_of(self.bundled_sql)
         annotate_lint_findings(self, sql_dir=sql_dir)
 
         log_group = logs.LogGroup(
             self,
             "LogGroup",
             retention=retention(config.log_retention_days),
+            encryption_key=key.key if key is not None else None,
             removal_policy=RemovalPolicy.DESTROY,
         )
         self.role = iam.Role(
@@ -96,6 +103,8 @@ class Initializer(Construct):
                 resources=[secret_arn, app_secret_arn, analytics_secret_arn],
             )
         )
+        if key is not None:
+            key.grant_decrypt_via_secrets_manager(self.role)
         self.log_group = log_group
         self.function = lambda_.Function(
             self,
@@ -105,7 +114,7 @@ class Initializer(Construct):
             architecture=lambda_.Architecture.ARM_64,
             handler=HANDLER,
             code=initializer_code(
-                repo_root=repo_root, sql_dir=sql_dir, sql_checksum=self.sql_checksum
+                repo_root=repo_root, sql_dir=self.bundled_sql, sql_checksum=self.sql_checksum
             ),
             timeout=Duration.minutes(config.timeout_minutes),
             memory_size=config.memory_mb,

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from aws_cdk import Acknowledgment, CfnElement, Stack, Validations, pipelines
 from constructs import IConstruct
 
-if TYPE_CHECKING:
-    from infra.stack import DatabaseStack
+from infra.config import EnvironmentConfig
 
 PACK = "AwsSolutions"
 
@@ -23,9 +21,14 @@ class Finding:
     reason: str
 
 
-def findings(stack: DatabaseStack) -> list[Finding]:
-    """The AwsSolutions findings this stack knowingly accepts, given its environment's config."""
-    database = stack.database.resource
+def findings(
+    *,
+    config: EnvironmentConfig,
+    database: IConstruct,
+    initializer_role: IConstruct,
+    initializer_function: IConstruct,
+) -> list[Finding]:
+    """The AwsSolutions findings a database stack knowingly accepts, given its config."""
     accepted = [
         Finding(
             database,
@@ -35,7 +38,7 @@ def findings(stack: DatabaseStack) -> list[Finding]:
             " so a non-default port would add obscurity, not control.",
         ),
         Finding(
-            stack.initializer.role,
+            initializer_role,
             "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
             "AWSLambdaVPCAccessExecutionRole]",
             "AWSLambdaVPCAccessExecutionRole holds only the EC2 network-interface and CloudWatch"
@@ -44,40 +47,46 @@ def findings(stack: DatabaseStack) -> list[Finding]:
             " application-role secrets whose passwords it sets.",
         ),
         Finding(
-            stack.initializer.function,
+            initializer_function,
             "L1",
             "Pinned to Python 3.13, the newest runtime the db_init handler and its vendored"
             " dependencies (built with pip --python-version 3.13) are tested on; moving to a"
             " newer runtime is a deliberate, tested change.",
         ),
     ]
-    if not stack.config.database.multi_az:
+    if config.database.monitoring_interval_s:
+        accepted.append(
+            Finding(
+                database,
+                "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                "AmazonRDSEnhancedMonitoringRole]",
+                "The enhanced-monitoring role CDK creates for RDS holds only AWS's policy for it"
+                " (create and write the RDSOSMetrics log group); RDS alone can assume it.",
+            )
+        )
+    if not config.database.multi_az:
         accepted.append(
             Finding(
                 database,
                 "RDS3",
-                f"{stack.config.name} sets multi_az false in cdk.json: a disposable environment"
+                f"{config.name} sets multi_az false in cdk.json: a disposable environment"
                 " where a single-AZ outage is acceptable; staging and prod are Multi-AZ.",
             )
         )
-    if not stack.config.database.deletion_protection:
+    if not config.database.deletion_protection:
         accepted.append(
             Finding(
                 database,
                 "RDS10",
-                f"{stack.config.name} sets deletion_protection false in cdk.json so the stack can"
+                f"{config.name} sets deletion_protection false in cdk.json so the stack can"
                 " be torn down; staging and prod enable it (pinned by tests).",
             )
         )
     return accepted
 
 
-def acknowledge_findings(stack: DatabaseStack) -> None:
+def acknowledge(accepted: list[Finding]) -> None:
     """Record every accepted finding with CDK's Validations so cdk-nag reports none."""
-    _acknowledge(findings(stack))
-
-
-def _acknowledge(accepted: list[Finding]) -> None:
     for finding in accepted:
         Validations.of(finding.construct).acknowledge(
             Acknowledgment(id=f"{PACK}-{finding.rule}", reason=finding.reason)
@@ -178,4 +187,4 @@ def pipeline_findings(pipeline: pipelines.CodePipeline) -> list[Finding]:
 
 def acknowledge_pipeline_findings(pipeline: pipelines.CodePipeline) -> None:
     """Record the pipeline's accepted findings (call after build_pipeline())."""
-    _acknowledge(pipeline_findings(pipeline))
+    acknowledge(pipeline_findings(pipeline))

@@ -69,3 +69,4 @@ class Proxy(Construct):
             raise TypeError(f"expected the proxy target group, found {target_group!r}")
         self.target_group = target_group
         self.endpoint = self.proxy.endpoint
+        self.name = self.proxy.db_proxy_name  # the ProxyName dimension of its metrics

@@ -5,6 +5,7 @@ from __future__ import annotations
 import string
 
 from aws_cdk import Duration, Stack
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
@@ -30,9 +31,11 @@ class RoleSecrets(Construct):
         config: DatabaseConfig,
         network: Network,
         database: Database,
+        key: kms.IKey | None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.secrets: dict[str, secretsmanager.ISecret] = {}
+        self.generated: list[secretsmanager.Secret] = []
         self.rotation_schedules: list[secretsmanager.RotationSchedule] = []
         for secret_id, role in ROLES.items():
             secret = secretsmanager.Secret(
@@ -52,7 +55,9 @@ class RoleSecrets(Construct):
                 ),
                 # Same policy as the admin secret: retained wherever the database is.
                 removal_policy=database.secret_removal,
+                encryption_key=key,
             )
+            self.generated.append(secret)
             attached = secret.attach(database.resource)
             schedule = attached.add_rotation_schedule(
                 "RotationSchedule",

@@ -1,10 +1,10 @@
-"""The per-environment stack: wires network, database, role secrets, proxy, initializer, alarms."""
+"""The per-environment stack: wires key, network, database, secrets, proxy, initializer, alarms."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import CfnOutput, Stack, Tags
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
@@ -12,11 +12,15 @@ from infra import app_access
 from infra.config import EnvironmentConfig
 from infra.database import Database
 from infra.db_init import Initializer
+from infra.keys import DataKey
 from infra.monitoring import Monitoring
-from infra.nag import acknowledge_findings
+from infra.nag import acknowledge, findings
 from infra.network import Network
 from infra.proxy import Proxy
 from infra.role_secrets import RoleSecrets
+from infra.scanners import checkov_skips, record_checkov_skips
+
+PROXY_TARGET_GROUP = "AWS::RDS::DBProxyTargetGroup"
 
 
 class DatabaseStack(Stack):
@@ -40,13 +44,30 @@ class DatabaseStack(Stack):
             **kwargs,  # type: ignore[arg-type]
         )
         self.config = config
-        self.network = Network(self, "Network", config=config.network)
+        for tag, value in (
+            ("environment", config.name),
+            ("owner", config.tags.owner),
+            ("cost-center", config.tags.cost_center),
+        ):
+            # CloudFormation rejects Tags on proxy target groups although CDK marks them taggable.
+            Tags.of(self).add(tag, value, exclude_resource_types=[PROXY_TARGET_GROUP])
+        # Decided before the first deploy: a storage key cannot change without a new instance.
+        self.data_key = (
+            DataKey(self, "DataKey", environment=config.name)
+            if config.database.customer_managed_key
+            else None
+        )
+        key = self.data_key.key if self.data_key is not None else None
+        self.network = Network(
+            self, "Network", config=config.network, region=config.region, key=key
+        )
         self.database = Database(
             self,
             "Database",
             config=config.database,
             environment=config.name,
             network=self.network,
+            key=key,
         )
         self.role_secrets = RoleSecrets(
             self,
@@ -54,6 +75,15 @@ class DatabaseStack(Stack):
             config=config.database,
             network=self.network,
             database=self.database,
+            key=key,
+        )
+        # The raw secrets, not their attachments: the endpoint need not wait for the database.
+        self.network.serve_secrets(
+            "ThisStacksSecretsOnly",
+            [
+                secret.secret_arn
+                for secret in (self.database.generated_secret, *self.role_secrets.generated)
+            ],
         )
         self.proxy = Proxy(
             self,
@@ -74,6 +104,7 @@ class DatabaseStack(Stack):
             app_secret_arn=self.role_secrets.app_secret.secret_arn,
             analytics_secret_arn=self.role_secrets.analytics_secret.secret_arn,
             proxy_endpoint=self.proxy.endpoint,
+            key=self.data_key,
             depends_on=[self.network, *self.database.servers, self.proxy.target_group],
         )
         # Multi-user rotation first signs in with the role's current password (and rotates
@@ -86,6 +117,7 @@ class DatabaseStack(Stack):
             config=config.alarms,
             environment=config.name,
             database=self.database,
+            proxy_name=self.proxy.name,
             initializer=self.initializer.function,
             initializer_log_group=self.initializer.log_group,
         )
@@ -116,7 +148,26 @@ class DatabaseStack(Stack):
             value=self.role_secrets.analytics_secret.secret_arn,
             description="shoppulse_analytics credentials (rotated; clients read the password)",
         )
-        acknowledge_findings(self)
+        self.accepted_findings = findings(
+            config=config,
+            database=self.database.resource,
+            initializer_role=self.initializer.role,
+            initializer_function=self.initializer.function,
+        )
+        acknowledge(self.accepted_findings)
+        self.checkov_skips = checkov_skips(
+            stack=self,
+            config=config,
+            database=self.database.resource,
+            secrets=[self.database.generated_secret, *self.role_secrets.generated],
+            log_groups=[
+                *self.network.log_groups,
+                *self.database.log_groups,
+                self.initializer.log_group,
+            ],
+            initializer_function=self.initializer.function,
+        )
+        record_checkov_skips(self.checkov_skips)
 
     @property
     def vpc(self) -> ec2.IVpc:

@@ -19,9 +19,23 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 ENVIRONMENTS = ("dev", "staging", "prod")
 
 
+# The placeholder account `make synth` passes (-c account=...): cdk.context.json holds its
+# lookups (zones, S3 prefix list), so nothing here needs AWS credentials.
+TEST_ACCOUNT = "123456789012"
+
+
 def cdk_json_context() -> dict[str, Any]:
-    """The context block of cdk.json, as the CLI would pass it."""
+    """cdk.json's context plus cdk.context.json's lookups, as the CLI would pass them."""
     context: dict[str, Any] = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
+    lookups: dict[str, Any] = json.loads((REPO_ROOT / "cdk.context.json").read_text())
+    return {**lookups, **context}
+
+
+def placeholder_context() -> dict[str, Any]:
+    """cdk_json_context() with every environment's account set to TEST_ACCOUNT."""
+    context = copy.deepcopy(cdk_json_context())
+    for block in context["shoppulse:environments"].values():
+        block["account"] = TEST_ACCOUNT
     return context
 
 
@@ -67,7 +81,7 @@ def synth_env(
 
     def get(name: str) -> Synthesized:
         if name not in cache:
-            context = {**cdk_json_context(), "env": name}
+            context = {**placeholder_context(), "env": name}
             cache[name] = synthesize(context, tmp_path_factory.mktemp(f"cdk-{name}"))
         return cache[name]
 
@@ -102,7 +116,7 @@ def prod(synth_env: Callable[[str], Synthesized]) -> Synthesized:
 @pytest.fixture(scope="session")
 def aurora(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     """Staging switched to Aurora PostgreSQL through config only."""
-    context = copy.deepcopy(cdk_json_context())
+    context = placeholder_context()
     database = context["shoppulse:environments"]["staging"]["database"]
     database["engine"] = "aurora-postgresql"
     database["instance_class"] = "r7g.large"
@@ -112,5 +126,5 @@ def aurora(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
 @pytest.fixture(scope="session")
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     """The CDK Pipelines stack (-c pipeline=true) with its three stages."""
-    context = {**cdk_json_context(), "pipeline": "true"}
+    context = {**placeholder_context(), "pipeline": "true"}
     return synthesize(context, tmp_path_factory.mktemp("cdk-pipeline"))

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 from infra.config import ConfigError, load_environment, load_pipeline
-from tests.infra.conftest import ENVIRONMENTS, cdk_json_context
+from tests.infra.conftest import ENVIRONMENTS, TEST_ACCOUNT, cdk_json_context, placeholder_context
 
 
 def _context() -> dict[str, Any]:
-    return copy.deepcopy(cdk_json_context())
+    return placeholder_context()
 
 
 def _dev_block(context: dict[str, Any]) -> dict[str, Any]:
@@ -99,6 +99,11 @@ def test_unknown_setting_is_a_typo_error() -> None:
         ("initializer", "on_drift", None, "expected a string"),
         ("initializer", "baseline_version", "1", r"baseline_version: '1' is not valid"),
         ("initializer", "baseline_version", 1, "expected a string"),
+        ("database", "monitoring_interval_s", 45, "not one of 0, 1, 5, 10, 15, 30, 60"),
+        ("database", "customer_managed_key", "yes", "expected true or false"),
+        ("alarms", "freeable_memory_mib", 0, "outside 16.."),
+        ("tags", "owner", "", "not valid"),
+        ("tags", "cost_center", None, "expected a string"),
     ],
 )
 def test_wrong_values_are_rejected_clearly(
@@ -117,13 +122,36 @@ def test_deletion_protection_with_destroy_is_contradictory() -> None:
         load_environment(context, "dev")
 
 
-def test_importing_a_vpc_requires_an_account() -> None:
-    context = _context()
-    _dev_block(context)["network"]["vpc_id"] = "vpc-0123456789abcdef0"
-    with pytest.raises(ConfigError, match="needs account"):
-        load_environment(context, "dev")
-    _dev_block(context)["account"] = "123456789012"
-    assert load_environment(context, "dev").network.vpc_id == "vpc-0123456789abcdef0"
+@pytest.mark.parametrize("name", ENVIRONMENTS)
+def test_synth_refuses_an_environment_without_an_account(name: str) -> None:
+    # GIVEN cdk.json as committed (account placeholders null) WHEN loaded without -c account
+    context = copy.deepcopy(cdk_json_context())
+    assert context["shoppulse:environments"][name]["account"] is None
+    # THEN it refuses and says how to fix it: an account-less stack gets 2 zones, not 3
+    with pytest.raises(ConfigError, match=rf"{name}\.account: not set.*-c account=<id>"):
+        load_environment(context, name)
+
+
+def test_account_from_the_command_line_replaces_cdk_json() -> None:
+    context = copy.deepcopy(cdk_json_context())
+    assert load_environment(context, "prod", account="210987654321").account == "210987654321"
+    assert load_environment(_context(), "prod").account == TEST_ACCOUNT
+    with pytest.raises(ConfigError, match="-c account='12345': expected a 12-digit"):
+        load_environment(context, "prod", account="12345")
+
+
+def test_customer_key_and_enhanced_monitoring_in_staging_and_prod_only() -> None:
+    configs = {name: load_environment(_context(), name).database for name in ENVIRONMENTS}
+    assert {name: db.customer_managed_key for name, db in configs.items()} == {
+        "dev": False,
+        "staging": True,
+        "prod": True,
+    }
+    assert {name: db.monitoring_interval_s for name, db in configs.items()} == {
+        "dev": 0,
+        "staging": 60,
+        "prod": 60,
+    }
 
 
 def test_pipeline_config_validates_the_connection_arn() -> None:

@@ -15,7 +15,13 @@ from aws_cdk.assertions import Annotations, Match
 
 from db_init import lint
 from infra.migration_lint import SKIPPED_WARNING_ID, annotate_lint_findings
-from tests.infra.conftest import REPO_ROOT, Synthesized, cdk_json_context, synthesize
+from tests.infra.conftest import (
+    REPO_ROOT,
+    TEST_ACCOUNT,
+    Synthesized,
+    placeholder_context,
+    synthesize,
+)
 
 DROP_COLUMN = "ALTER TABLE orders DROP COLUMN store_id;\n"
 ALLOW_MARKER = "-- allow: drop-column reason: column unused since release 4.2\n"
@@ -31,7 +37,7 @@ def _sql_tree(tmp_path: Path, v904: str) -> Path:
 
 
 def _context(sql_dir: Path) -> dict[str, Any]:
-    return {**cdk_json_context(), "env": "dev", "sqlRoot": str(sql_dir)}
+    return {**placeholder_context(), "env": "dev", "sqlRoot": str(sql_dir)}
 
 
 def _error_annotations(outdir: Path) -> list[str]:
@@ -103,7 +109,8 @@ def test_cdk_synth_cli_exits_non_zero_on_an_unallowed_migration(tmp_path: Path) 
     environment = {**os.environ, "PATH": f"{REPO_ROOT / '.venv' / 'bin'}:{os.environ['PATH']}"}
     # WHEN `cdk synth` runs THEN it fails and says why
     result = subprocess.run(
-        ["npx", "--no-install", "cdk", "synth", "-c", "env=dev", "-c", f"sqlRoot={sql_dir}",
+        ["npx", "--no-install", "cdk", "synth", "-c", "env=dev", "-c", f"account={TEST_ACCOUNT}",
+         "-c", f"sqlRoot={sql_dir}",
          "--quiet", "--output", str(tmp_path / "cdk.out")],
         cwd=REPO_ROOT, env=environment, capture_output=True, text=True, check=False, timeout=300,
     )  # fmt: skip

@@ -10,7 +10,7 @@ import pytest
 from aws_cdk import aws_ec2 as ec2
 from cdk_nag import AwsSolutionsChecks
 
-from infra.nag import findings, pipeline_findings
+from infra.nag import pipeline_findings
 from infra.pipeline import PipelineStack
 from infra.stack import DatabaseStack
 from tests.infra.conftest import Synthesized
@@ -31,7 +31,7 @@ def test_no_unacknowledged_findings(synthesized: Synthesized) -> None:
 
 def test_every_acknowledgement_has_a_reviewable_reason(synthesized: Synthesized) -> None:
     assert isinstance(synthesized.stack, DatabaseStack)
-    accepted = findings(synthesized.stack)
+    accepted = synthesized.stack.accepted_findings
     rules = [finding.rule for finding in accepted]
     assert len(rules) == len(set(rules))
     assert all(len(finding.reason) >= 60 for finding in accepted)
@@ -41,7 +41,7 @@ def test_only_disposable_environments_skip_multi_az_and_deletion_protection(
     synthesized: Synthesized, env_name: str
 ) -> None:
     assert isinstance(synthesized.stack, DatabaseStack)
-    rules = {finding.rule for finding in findings(synthesized.stack)}
+    rules = {finding.rule for finding in synthesized.stack.accepted_findings}
     if env_name == "dev":
         assert {"RDS3", "RDS10"} <= rules
     else:
