@@ -21,7 +21,7 @@ from infra.proxy import Proxy
 from infra.role_secrets import ANALYTICS_ROLE, RoleSecrets
 from infra.stack import DatabaseStack
 from shoppulse_data import AuthMode, ClientConfig
-from tests.infra.conftest import REPO_ROOT, Synthesized, cdk_json_context
+from tests.infra.conftest import REPO_ROOT, TEST_ACCOUNT, Synthesized, placeholder_context
 
 ADMIN_SECRET = {"Ref": "DatabaseInstanceSecretAttachmentFCA06D38"}
 APP_SECRET = {"Ref": "RoleSecretsAppSecretAttachment2B714F60"}
@@ -39,9 +39,7 @@ def _proxy_user_arn(user: str) -> dict[str, Any]:
         "Fn::Join": [
             "",
             [
-                "arn:aws:rds-db:eu-west-1:",
-                {"Ref": "AWS::AccountId"},
-                ":dbuser:",
+                f"arn:aws:rds-db:eu-west-1:{TEST_ACCOUNT}:dbuser:",
                 proxy_id,
                 f"/{user}",
             ],
@@ -107,7 +105,7 @@ class Granted:
     """A prod stack with an "Orders" function granted app and a "Reports" function analytics."""
 
     def __init__(self, outdir: Path) -> None:
-        context = {**cdk_json_context(), "env": "prod"}
+        context = {**placeholder_context(), "env": "prod"}
         app = cdk.App(context=context, outdir=str(outdir))
         config = load_environment(
             {
@@ -268,6 +266,8 @@ def test_a_secret_under_a_customer_key_also_grants_kms_decrypt_through_secrets_m
         config=NetworkConfig(
             vpc_id=None, vpc_cidr="10.9.0.0/16", max_azs=2, create_vpc_endpoints=True
         ),
+        region="eu-west-1",
+        key=None,
     )
     key = kms.Key(stack, "Key", enable_key_rotation=True)
     secret = secretsmanager.Secret(stack, "AnalyticsSecret", encryption_key=key)
