@@ -41,6 +41,9 @@ _OWN_NAME_MATCHES = frozenset(
      "function", "constraint"}
 )  # fmt: skip
 
+# Facts kept apart from the object they describe (so each can be compared on its own).
+_FACT_OF = {"trigger state": "trigger", "row security": "table", "default": "column"}
+
 
 @dataclass(frozen=True)
 class Difference:
@@ -218,8 +221,20 @@ def compare(expected: Catalog, live: Catalog) -> list[Difference]:
                 live=have.definition if have else None,
             )
         )
+    # A fact about an object that is missing or unexpected as a whole says nothing more.
+    whole = {(d.kind, d.name) for d in differences if d.change != "changed"}
+    differences = [d for d in differences if not _part_of(d, whole)]
     order = catalog.KIND_ORDER
     return sorted(differences, key=lambda d: (order.index(d.kind), d.name, d.change))
+
+
+def _part_of(difference: Difference, whole: set[tuple[str, str]]) -> bool:
+    if difference.kind == "owner":
+        word, _, name = difference.name.rpartition(" ")
+        kind = {"materialized view": "view", "foreign table": "table"}.get(word, word)
+        return (kind, name) in whole
+    parent = _FACT_OF.get(difference.kind)
+    return parent is not None and (parent, difference.name) in whole
 
 
 def _names(migrations: Iterable[Script]) -> frozenset[str]:

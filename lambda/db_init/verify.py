@@ -301,13 +301,13 @@ def _expected_privileges(expected: SchemaShape) -> dict[str, str]:
     wanted: dict[str, str] = {}
     for table, shape in expected.tables.items():
         for role, privileges in shape.grants.items():
-            wanted[f"table {_SCHEMA}.{table} to {role}"] = privileges
+            wanted[f"table {_SCHEMA}.{table} to {role}"] = _privileges(privileges)
     for sequence, grants in expected.sequences.items():
         for role, privileges in grants.items():
-            wanted[f"sequence {_SCHEMA}.{sequence} to {role}"] = privileges
+            wanted[f"sequence {_SCHEMA}.{sequence} to {role}"] = _privileges(privileges)
     for schema, grants in expected.schemas.items():
         for role, privileges in grants.items():
-            wanted[f"schema {schema} to {role}"] = privileges
+            wanted[f"schema {schema} to {role}"] = _privileges(privileges)
     return wanted
 
 

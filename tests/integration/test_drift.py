@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from db_init import drift, engine
+from db_init import catalog_cache, drift, engine
 from db_init.deadline import Deadline
 from db_init.embedded import LocalServer
 from db_init.settings import ApplyOptions, ConnectionSettings
@@ -73,18 +73,17 @@ def test_hand_made_changes_are_each_reported_and_nothing_is_changed(
 
     # THEN every change is one difference, kind by kind, and the database is untouched
     assert [str(d) for d in report.differences] == [
-        "changed table public.tenants: expected table, row level security, live table",
+        "changed row security public.tenants: expected enabled, live off",
         "unexpected column public.orders.legacy_code: character varying(5)",
-        "changed column public.tenants.plan_tier: expected character varying(20) not null "
-        "default 'Standard'::character varying, live character varying(20) not null default "
-        "'Basic'::character varying",
+        "changed default public.tenants.plan_tier: expected 'Standard'::character varying, "
+        "live 'Basic'::character varying",
         "missing index public.orders.idx_orders_status: CREATE INDEX idx_orders_status ON "
         "public.orders USING btree (status)",
         "missing trigger public.users.trg_users_updated_at: CREATE TRIGGER trg_users_updated_at "
         "BEFORE UPDATE ON public.users FOR EACH ROW EXECUTE FUNCTION set_updated_at()",
-        "missing policy public.tenants.tenant_isolation: permissive for all to public using "
+        "missing policy public.tenants.tenant_isolation: permissive for all to PUBLIC using "
         "(((tenant_id)::text = current_setting('app.tenant_id'::text, true))) with check "
-        "(((tenant_id)::text = current_setting('app...",
+        "(((tenant_id)::text = current_setting('ap ...",
     ]
     assert report.drift_count == 6
     assert snapshot(pg_server, target) == before
@@ -145,8 +144,10 @@ def test_default_scratch_is_an_embedded_server_that_is_removed_afterwards(
 
     report = drift.check(target, options, deadline)
 
-    assert report.differences == () and report.object_count > 100
-    assert list(scratch_root.iterdir()) == []  # stopped and deleted
+    assert report.differences == () and report.object_count > 100 and report.built
+    # the scratch server is stopped and deleted; only the expected catalog is kept, for reuse
+    assert [p.name for p in scratch_root.iterdir()] == [catalog_cache.directory().name]
+    assert drift.check(target, options, deadline).built is False
 
 
 @pytest.mark.usefixtures("applied")
@@ -173,3 +174,32 @@ def test_cli_drift_exit_codes_and_json(target: ConnectionSettings, sql_dir: Path
         "expected": None,
         "live": "character varying(5)",
     }
+
+
+@pytest.mark.usefixtures("applied")
+def test_cli_shows_a_changed_definition_as_a_diff_and_json_keeps_both_texts(
+    target: ConnectionSettings, sql_dir: Path
+) -> None:
+    # GIVEN the trigger function no longer sets updated_at
+    query(
+        target,
+        "CREATE OR REPLACE FUNCTION set_updated_at() RETURNS trigger LANGUAGE plpgsql\n"
+        "AS $function$\nBEGIN\n    RETURN NEW;\nEND;\n$function$",
+    )
+    url = database_url(target)
+
+    shown = _cli("drift", "--database-url", url, "--sql-dir", str(sql_dir))
+    as_json = _cli("drift", "--json", "--database-url", url, "--sql-dir", str(sql_dir))
+    body = json.loads(as_json.stdout)
+
+    # THEN the kind and name come first, then the lines that changed; --json has both texts
+    assert shown.returncode == 1, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert lines[1] == (
+        "  changed function public.set_updated_at(): expected ... $function$ BEGIN "
+        "NEW.updated_at = now(); RETURN NEW; ..., live ... $function$ BEGIN RETURN NEW; ..."
+    )
+    assert "      -    NEW.updated_at = now();" in lines[2:]
+    difference = body["report"]["differences"][0]
+    assert "NEW.updated_at = now();" in difference["expected"]
+    assert difference["live"].endswith("BEGIN\n    RETURN NEW;\nEND;\n$function$")
