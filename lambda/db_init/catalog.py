@@ -59,7 +59,8 @@ _QNAME = "n.nspname || '.' || c.relname"
 # A sequence belongs to the table whose column owns it (serial or identity): that is what a
 # migration alters to change it.
 _SEQUENCE_OWNER = f"""coalesce((SELECT tn.nspname || '.' || t.relname FROM pg_depend d
-                JOIN pg_class t ON t.oid = d.refobjid JOIN pg_namespace tn ON tn.oid = t.relnamespace
+                JOIN pg_class t ON t.oid = d.refobjid
+                JOIN pg_namespace tn ON tn.oid = t.relnamespace
                 WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
                   AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
                 LIMIT 1), {_QNAME})"""

@@ -45,7 +45,7 @@ def lines(expected: str, live: str) -> list[str]:
     body = [line for line in diff if not line.startswith(("---", "+++"))]
     if len(body) > _MAX_LINES:
         rest = len(body) - _MAX_LINES
-        body = body[:_MAX_LINES] + [f"... {rest} more diff line(s); --json has both texts"]
+        body = [*body[:_MAX_LINES], f"... {rest} more diff line(s); --json has both texts"]
     return body
 
 

@@ -250,7 +250,8 @@ def _compare_table(
             found.problems.append(
                 f"column {table}.{column} is {columns[column]!r}, expected {type_!r}"
             )
-    found.extras += [f"undeclared column {table}.{c}" for c in sorted(set(columns) - set(want.columns))]
+    undeclared = sorted(set(columns) - set(want.columns))
+    found.extras += [f"undeclared column {table}.{c}" for c in undeclared]
     _compare_row_security(table, want, live[("row security", qualified)].definition, found)
     for kind, wanted in (
         ("constraint", want.constraints),
@@ -337,7 +338,8 @@ def _compare_privileges(expected: SchemaShape, live: Catalog, found: _Findings) 
     defaults = {n: e.definition for (k, n), e in live.items() if k == "default privilege"}
     for name, privileges in sorted(expected.default_privileges.items()):
         if defaults.get(name) != privileges:
-            found.problems.append(f"default privileges {name} are {defaults.get(name)}, expected {privileges}")
+            now = defaults.get(name, "none")
+            found.problems.append(f"default privileges {name} are {now}, expected {privileges}")
     for name in sorted(set(defaults) - set(expected.default_privileges)):
         found.widening(f"undeclared default privileges {name}: {defaults[name]}")
 

@@ -32,9 +32,7 @@ def released(admin: ConnectionSettings) -> Iterator[ConnectionSettings]:
 def live(admin: ConnectionSettings, released: ConnectionSettings) -> Iterator[ConnectionSettings]:
     """A fresh copy of the released database for one hand-made change."""
     name = new_database_name()
-    query(
-        admin, f"CREATE DATABASE {quote_identifier(name)} TEMPLATE {released.database}"
-    )
+    query(admin, f"CREATE DATABASE {quote_identifier(name)} TEMPLATE {released.database}")
     yield admin.with_database(name)
     drop_database(admin, name)
 
