@@ -235,9 +235,7 @@ def cmd_drift(args: argparse.Namespace) -> dict[str, Any] | None:
     """Compare the live schema with the migrations built in a scratch PostgreSQL."""
     target = resolve_target(args)
     up_to = parse_version(args.baseline_version) if args.baseline_version else None
-    report = drift.check(
-        target.settings, _options(args), _deadline(args), up_to=up_to, progress=_progress
-    )
+    report = drift.check(target.settings, _options(args), _deadline(args), up_to=up_to)
     code = EXIT_FAILED if report.differences else EXIT_OK
     if args.json:
         return {EXIT_CODE_KEY: code, "target": target.description, "report": report.to_dict()}
@@ -257,11 +255,6 @@ def cmd_drift(args: argparse.Namespace) -> dict[str, Any] | None:
         for line in difference.diff():
             print(f"      {line}")
     return {EXIT_CODE_KEY: code}
-
-
-def _progress(message: str) -> None:
-    """Long work (a scratch build) announced on stderr, so stdout stays the report."""
-    print(f"{message} ...", file=sys.stderr, flush=True)
 
 
 def cmd_baseline(args: argparse.Namespace) -> dict[str, Any] | None:

@@ -32,7 +32,6 @@ log = logging.getLogger(__name__)
 
 # Yields admin settings of a server on which a throw-away database may be created.
 Scratch = Callable[[], AbstractContextManager[ConnectionSettings]]
-Progress = Callable[[str], None]
 _SUMMARY_CHARS = 160  # missing/unexpected: the first line of the text, up to this; --json has all
 # Kinds whose own name a migration may mention to change them (a column is matched by its table:
 # a name like `status` alone says nothing about which table a migration alters).
@@ -101,14 +100,11 @@ def check(
     *,
     up_to: int | None = None,
     scratch: Scratch | None = None,
-    progress: Progress | None = None,
 ) -> DriftReport:
     """Connect to `target` and compare it with the migrations (default: those it recorded)."""
     scriptset = scripts.load(options.sql_dir)
     with closing(open_session(target, options, deadline)) as session:
-        return compare_live(
-            session, scriptset, options, deadline, up_to=up_to, scratch=scratch, progress=progress
-        )
+        return compare_live(session, scriptset, options, deadline, up_to=up_to, scratch=scratch)
 
 
 def compare_live(
@@ -119,7 +115,6 @@ def compare_live(
     *,
     up_to: int | None = None,
     scratch: Scratch | None = None,
-    progress: Progress | None = None,
 ) -> DriftReport:
     """Compare the session's database with the catalog of migrations <= up_to.
 
@@ -142,7 +137,6 @@ def compare_live(
         deadline,
         scratch=scratch,
         identity=_scratch_identity(session, scratch),
-        progress=progress,
     )
     # A declared role that does not exist yet is verification's finding, not drift.
     present = {n: shape for n, shape in roles.items() if ("role", n) in live}
@@ -169,7 +163,6 @@ def expected_catalog(
     *,
     scratch: Scratch | None = None,
     identity: str = "",
-    progress: Progress | None = None,
 ) -> tuple[Catalog, bool]:
     """The catalog of migrations <= up_to, and whether it was built now (else reused).
 
@@ -184,10 +177,8 @@ def expected_catalog(
     if cached is not None:
         log.debug("expected catalog %s reused", key)
         return cached, False
-    message = f"building the expected catalog: {len(first)} migration(s) in a scratch database"
-    log.info(message)
-    if progress is not None:
-        progress(message)
+    # the CLI shows info lines on stderr: the one slow step announces itself
+    log.info("building the expected catalog: %d migration(s) in a scratch database", len(first))
     with (scratch or embedded_server)() as server, _scratch_database(server, deadline) as session:
         _build(session, first, deadline)
         built = catalog.read(session)
