@@ -252,7 +252,8 @@ def _compare_table(
             )
     undeclared = sorted(set(columns) - set(want.columns))
     found.extras += [f"undeclared column {table}.{c}" for c in undeclared]
-    _compare_row_security(table, want, live[("row security", qualified)].definition, found)
+    security = live.get(("row security", qualified), catalog.Entry(qualified, "off"))
+    _compare_row_security(table, want, security.definition, found)
     for kind, wanted in (
         ("constraint", want.constraints),
         ("index", want.indexes),
