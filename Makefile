@@ -72,9 +72,13 @@ checkov: synth $(CHECKOV_VENV)/.installed  ## checkov over every environment's s
 test: lint typecheck synth checkov pgbouncer  ## ruff, mypy, every test suite, synth + cfn-lint + checkov per env
 	$(BIN)/pytest
 
-BENCHMARKS := apply_vs_psql noop_update cold_start migration_under_load load_vs_psql_copy queries_at_scale tenant_transactions
+BENCHMARKS := apply_vs_psql noop_update cold_start migration_under_load load_vs_psql_copy queries_at_scale tenant_transactions drift_vs_migra
 
-bench: $(VENV)/.dev-installed pgbouncer  ## benchmarks that print ratios (never part of make test)
+$(VENV)/.bench-installed: $(VENV)/.dev-installed requirements-bench.txt
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements-bench.txt
+	touch $@
+
+bench: $(VENV)/.bench-installed pgbouncer  ## benchmarks that print ratios (never part of make test)
 	for name in $(BENCHMARKS); do echo "== $$name"; $(BIN)/python -m bench.$$name; done
 
 clean:  ## remove the virtualenv, node_modules, synth output and the local database

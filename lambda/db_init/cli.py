@@ -252,6 +252,8 @@ def cmd_drift(args: argparse.Namespace) -> dict[str, Any] | None:
         )
     for difference in report.differences:
         print(f"  {difference}")
+        for line in difference.diff():
+            print(f"      {line}")
     return {EXIT_CODE_KEY: code}
 
 

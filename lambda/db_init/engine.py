@@ -241,7 +241,6 @@ def _check_drift(
             options,
             budget,
             scratch=drift.existing_server(target),
-            build_pending=False,  # pending migrations run once, here, not in a scratch copy too
         )
     except DbInitError as error:  # no CREATEDB for the scratch copy, or its budget ran out
         if options.on_drift == "fail":

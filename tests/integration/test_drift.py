@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from db_init import drift, engine
+from db_init import catalog_cache, drift, engine
 from db_init.deadline import Deadline
 from db_init.embedded import LocalServer
 from db_init.settings import ApplyOptions, ConnectionSettings
@@ -26,12 +26,13 @@ DROP TRIGGER trg_users_updated_at ON users;
 """
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+def _cli(*args: str, tmpdir: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {"PYTHONPATH": str(REPO / "lambda"), "PATH": "/usr/bin:/bin"}
     return subprocess.run(
         [sys.executable, "-m", "db_init", *args],
         capture_output=True,
         text=True,
-        env={"PYTHONPATH": str(REPO / "lambda"), "PATH": "/usr/bin:/bin"},
+        env=env | ({"TMPDIR": str(tmpdir)} if tmpdir else {}),
         check=False,
         timeout=180,
     )
@@ -73,18 +74,17 @@ def test_hand_made_changes_are_each_reported_and_nothing_is_changed(
 
     # THEN every change is one difference, kind by kind, and the database is untouched
     assert [str(d) for d in report.differences] == [
-        "changed table public.tenants: expected table, row level security, live table",
+        "changed row security public.tenants: expected enabled, live off",
         "unexpected column public.orders.legacy_code: character varying(5)",
-        "changed column public.tenants.plan_tier: expected character varying(20) not null "
-        "default 'Standard'::character varying, live character varying(20) not null default "
-        "'Basic'::character varying",
+        "changed default public.tenants.plan_tier: expected 'Standard'::character varying, "
+        "live 'Basic'::character varying",
         "missing index public.orders.idx_orders_status: CREATE INDEX idx_orders_status ON "
         "public.orders USING btree (status)",
         "missing trigger public.users.trg_users_updated_at: CREATE TRIGGER trg_users_updated_at "
         "BEFORE UPDATE ON public.users FOR EACH ROW EXECUTE FUNCTION set_updated_at()",
-        "missing policy public.tenants.tenant_isolation: permissive for all to public using "
+        "missing policy public.tenants.tenant_isolation: permissive for all to PUBLIC using "
         "(((tenant_id)::text = current_setting('app.tenant_id'::text, true))) with check "
-        "(((tenant_id)::text = current_setting('app...",
+        "(((tenant_id)::text = current_setting('ap ...",
     ]
     assert report.drift_count == 6
     assert snapshot(pg_server, target) == before
@@ -145,8 +145,10 @@ def test_default_scratch_is_an_embedded_server_that_is_removed_afterwards(
 
     report = drift.check(target, options, deadline)
 
-    assert report.differences == () and report.object_count > 100
-    assert list(scratch_root.iterdir()) == []  # stopped and deleted
+    assert report.differences == () and report.object_count > 100 and report.built
+    # the scratch server is stopped and deleted; only the expected catalog is kept, for reuse
+    assert [p.name for p in scratch_root.iterdir()] == [catalog_cache.directory().name]
+    assert drift.check(target, options, deadline).built is False
 
 
 @pytest.mark.usefixtures("applied")
@@ -173,3 +175,43 @@ def test_cli_drift_exit_codes_and_json(target: ConnectionSettings, sql_dir: Path
         "expected": None,
         "live": "character varying(5)",
     }
+
+
+DOCS = REPO / "docs" / "drift.md"
+DOCS_MARKER = "<!-- example: tests/integration/test_drift.py -->"
+
+
+def _documented_example() -> list[str]:
+    """The fenced block after the marker in docs/drift.md, without its `$` command line."""
+    text = DOCS.read_text(encoding="utf-8").split(DOCS_MARKER, 1)[1]
+    block = text.split("```", 2)[1].splitlines()[1:]
+    return [line for line in block if not line.startswith("$ ")]
+
+
+@pytest.mark.usefixtures("applied")
+def test_cli_shows_a_changed_definition_as_a_diff_and_json_keeps_both_texts(
+    target: ConnectionSettings, sql_dir: Path, tmp_path: Path
+) -> None:
+    # GIVEN a widened policy, an extra privilege, and a trigger function that no longer works
+    query(target, "GRANT TRUNCATE ON orders TO shoppulse_app")
+    query(target, "ALTER POLICY tenant_isolation ON users USING (true)")
+    query(
+        target,
+        "CREATE OR REPLACE FUNCTION set_updated_at() RETURNS trigger LANGUAGE plpgsql\n"
+        "AS $function$\nBEGIN\n    RETURN NEW;\nEND;\n$function$",
+    )
+    url = database_url(target)
+
+    shown = _cli("drift", "--database-url", url, "--sql-dir", str(sql_dir), tmpdir=tmp_path)
+    as_json = _cli("drift", "--json", "--database-url", url, "--sql-dir", str(sql_dir))
+    body = json.loads(as_json.stdout)
+
+    # THEN the kind and name come first, then the lines that changed (as docs/drift.md shows);
+    # the one slow step says what it does; --json has both texts
+    assert shown.returncode == 1, shown.stderr
+    assert "building the expected catalog: 3 migration(s)" in shown.stderr
+    printed = shown.stdout.replace(target.database, "shoppulse").splitlines()
+    assert printed == _documented_example()
+    function = next(d for d in body["report"]["differences"] if d["kind"] == "function")
+    assert "NEW.updated_at = now();" in function["expected"]
+    assert function["live"].endswith("BEGIN\n    RETURN NEW;\nEND;\n$function$")

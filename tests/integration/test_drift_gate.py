@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from db_init import engine
+from db_init import drift, engine, scripts, sql_names
 from db_init.deadline import Deadline
 from db_init.embedded import LocalServer
 from db_init.errors import DriftConflictError, SettingsError
@@ -86,3 +86,79 @@ def test_a_no_op_run_counts_undeclared_objects_without_a_scratch_build(
 def test_unknown_policy_is_a_usage_error(sql_dir: Path) -> None:
     with pytest.raises(SettingsError, match="on-drift must be one of warn, fail, off"):
         ApplyOptions(sql_dir=sql_dir, on_drift="maybe")
+
+
+GATE_CASES = [
+    pytest.param(
+        "CREATE OR REPLACE FUNCTION set_updated_at() RETURNS trigger LANGUAGE plpgsql "
+        "AS $$ BEGIN RETURN NEW; END; $$",
+        "CREATE OR REPLACE FUNCTION set_updated_at() RETURNS trigger LANGUAGE plpgsql\n"
+        "AS $$ BEGIN NEW.updated_at = clock_timestamp(); RETURN NEW; END; $$;\n",
+        "changed function public.set_updated_at()",
+        "",
+        id="function-by-name",
+    ),
+    pytest.param(
+        "ALTER TABLE orders ADD COLUMN legacy_code varchar(5)",
+        'ALTER TABLE "orders" ADD COLUMN channel varchar(20);\n',
+        "unexpected column public.orders.legacy_code",
+        "",
+        id="quoted-identifier",
+    ),
+    pytest.param(
+        "ALTER SEQUENCE fulfillment_fulfillment_id_seq CACHE 20",
+        "ALTER TABLE fulfillment ADD COLUMN note text;\n",
+        "changed sequence public.fulfillment_fulfillment_id_seq",
+        "",
+        id="identity-sequence-by-its-table",
+    ),
+    pytest.param(
+        "ALTER ROLE shoppulse_analytics CONNECTION LIMIT 3",
+        "GRANT SELECT ON orders TO shoppulse_analytics;\n",
+        "changed role shoppulse_analytics",
+        "ALTER ROLE shoppulse_analytics CONNECTION LIMIT -1",
+        id="role-by-name",
+    ),
+]
+
+
+@pytest.mark.parametrize("parser", [True, False], ids=["pglast", "fallback"])
+@pytest.mark.parametrize(("change", "pending", "conflict", "undo"), GATE_CASES)
+def test_gate_and_drift_agree_on_what_a_pending_migration_names(
+    pg_server: LocalServer,
+    admin: ConnectionSettings,
+    target: ConnectionSettings,
+    options: ApplyOptions,
+    sql_dir: Path,
+    deadline: Deadline,
+    monkeypatch: pytest.MonkeyPatch,
+    parser: bool,
+    change: str,
+    pending: str,
+    conflict: str,
+    undo: str,
+) -> None:
+    # GIVEN a hand-made change, and a pending migration that names the drifted object
+    # (with PostgreSQL's parser, and with the Lambda's fallback that has none)
+    monkeypatch.setattr(sql_names, "available", lambda: parser)
+    engine.apply(target, options, deadline)
+    query(target, change)
+    try:
+        migration = add_migration(sql_dir, "V902__touches_it.sql", pending)
+        before = snapshot(pg_server, target)
+
+        # WHEN drift looks, and the gate runs before applying
+        report = drift.check(target, options, deadline, scratch=drift.existing_server(admin))
+        with pytest.raises(DriftConflictError) as raised:
+            engine.apply(target, replace(options, on_drift="fail"), deadline)
+    finally:
+        if undo:
+            query(target, undo)
+
+    # THEN both name the same conflict, and nothing was applied
+    script = scripts.load(sql_dir).migration(902)
+    assert script is not None and script.path == migration
+    assert report.conflicts == drift.owners_named_in(report, [script])
+    assert [str(d).split(":")[0] for d in report.conflicts] == [conflict]
+    assert conflict in str(raised.value)
+    assert snapshot(pg_server, target) == before
