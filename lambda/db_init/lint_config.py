@@ -77,8 +77,12 @@ def parse(table: object, *, where: str, root: Path) -> LintSettings:
     paths = table.get("paths", [])
     if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
         raise SettingsError(f"{where}: paths must be a list of strings")
+    try:
+        version = pg_version(table.get("pg-version", DEFAULT_PG_VERSION))
+    except SettingsError as error:
+        raise SettingsError(f"{where}: pg-version: {error}") from None
     return LintSettings(
-        pg_version=pg_version(table.get("pg-version", DEFAULT_PG_VERSION)),
+        pg_version=version,
         disabled=frozenset(disabled),
         paths=tuple(root / p for p in paths),
         source=where,

@@ -98,8 +98,8 @@ def _lint_piece(piece: str, offset: int, lines: Lines, scope: Scope) -> list[Hit
     try:
         parsed = parse_sql(piece)
     except ParseError as error:
-        # pglast gives the 1-based position of the error, or None when it has none
-        position = int(error.args[1] or 1) - 1 if len(error.args) > 1 else 0
+        # pglast gives the 0-based offset of the offending token, or None when it has none
+        position = int(error.args[1] or 0) if len(error.args) > 1 else 0
         at = offset + position
         scope.line, scope.column = lines.of(at), lines.column(at)
         return [scope.hit("syntax-error", str(error.args[0]))]
