@@ -149,7 +149,8 @@ RULES: dict[str, Rule] = {
     ),
     # -- compatibility with the code already running -----------------------------------------
     "rename-table": Rule(
-        "renames a table; running application code still uses the old name",
+        "renames a table (or moves it to another schema); running application code still "
+        "uses the old name",
         "create the new name as a view or a copy, move the code, then drop the old name "
         "(or leave a view under the old name in the same migration)",
     ),

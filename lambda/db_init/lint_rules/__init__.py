@@ -36,6 +36,7 @@ _RULES: dict[type[ast.Node], Callable[[Any, Scope], Iterator[Hit]]] = {
     ast.UpdateStmt: st.update,
     ast.IndexStmt: st.index,
     ast.RenameStmt: st.rename,
+    ast.AlterObjectSchemaStmt: st.set_schema,
     ast.AlterEnumStmt: st.alter_enum,
     ast.AlterDomainStmt: st.alter_domain,
     ast.AlterTableStmt: alter_table,

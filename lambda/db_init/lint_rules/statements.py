@@ -141,6 +141,17 @@ def rename(node: ast.RenameStmt, scope: Scope) -> Iterator[Hit]:
         )
 
 
+def set_schema(node: ast.AlterObjectSchemaStmt, scope: Scope) -> Iterator[Hit]:
+    """ALTER TABLE ... SET SCHEMA: the table's qualified name changes, like a rename."""
+    if (
+        node.objectType == _OBJ.OBJECT_TABLE
+        and node.relation is not None
+        and not scope.is_new(names.key(node.relation))
+    ):
+        shown = names.name(node.relation)
+        yield scope.hit("rename-table", f"ALTER TABLE {shown} SET SCHEMA {node.newschema}")
+
+
 def alter_enum(node: ast.AlterEnumStmt, scope: Scope) -> Iterator[Hit]:
     """ALTER TYPE ... RENAME VALUE on a type that is not new."""
     shown = names.dotted(node.typeName or ())
