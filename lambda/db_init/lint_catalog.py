@@ -77,6 +77,11 @@ RULES: dict[str, Rule] = {
         "declare it when the table is created, or enforce the rule with a unique index built "
         "CONCURRENTLY or a trigger",
     ),
+    "backfill-under-lock": Rule(
+        "changes rows while an earlier statement of the same file holds an ACCESS EXCLUSIVE "
+        "lock, so that table stays unreadable until the whole backfill commits",
+        "backfill in a later migration (in batches), after the schema change has committed",
+    ),
     "validate-in-same-file": Rule(
         "validates a constraint added NOT VALID in the same file: the transaction still holds "
         "the ADD's ACCESS EXCLUSIVE lock while every row is checked",

@@ -21,7 +21,10 @@ __all__ = ["FileLint", "Hit", "SetState", "lint_file"]
 
 NON_TRANSACTIONAL_MARKER = "shoppulse:non-transactional"
 # Statements whose first token is one of these never trigger a rule (see _RULES).
-_NO_RULE_LOOKS_AT = {"COMMENT", "INSERT", "SELECT", "GRANT", "REVOKE", "DO", "SET", ""}
+_NO_RULE_LOOKS_AT = {"COMMENT", "SELECT", "GRANT", "REVOKE", "DO", "SET", ""}
+# INSERT matters only while the file holds an exclusive lock (backfill-under-lock); files of
+# many large INSERTs (seed-like data) are not parsed otherwise.
+_INSERT = "INSERT"
 
 _RULES: dict[type[ast.Node], Callable[[Any, Scope], Iterator[Hit]]] = {
     ast.CreateStmt: st.create_table,
@@ -34,6 +37,8 @@ _RULES: dict[type[ast.Node], Callable[[Any, Scope], Iterator[Hit]]] = {
     ast.TruncateStmt: st.truncate,
     ast.DeleteStmt: st.delete,
     ast.UpdateStmt: st.update,
+    ast.InsertStmt: st.insert,
+    ast.LockStmt: st.lock,
     ast.IndexStmt: st.index,
     ast.RenameStmt: st.rename,
     ast.AlterObjectSchemaStmt: st.set_schema,
@@ -87,7 +92,8 @@ def lint_file(text: str, state: SetState, *, pg_version: int) -> FileLint:
         starts.append(scope.line)
         # Building the tree is most of lint's cost: skip statements no rule looks at (only when
         # the whole file parses, so a syntax error anywhere is still found and reported).
-        if whole_file_parses and kind in _NO_RULE_LOOKS_AT:
+        skipped = kind in _NO_RULE_LOOKS_AT or (kind == _INSERT and scope.locked is None)
+        if whole_file_parses and skipped:
             continue
         hits += _lint_piece(piece, offset, lines, scope)
     hits += [found_hit for old, found_hit in scope.renames if old not in scope.views]

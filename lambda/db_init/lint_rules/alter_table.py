@@ -12,6 +12,8 @@ from db_init.lint_rules.state import Hit, Scope
 _AT = enums.AlterTableType
 _CON = enums.ConstrType
 _JSON = "json"
+# ALTER TABLE commands that take less than ACCESS EXCLUSIVE (readers go on).
+_WEAKER_LOCK = {_AT.AT_ValidateConstraint, _AT.AT_SetStatistics, _AT.AT_ClusterOn}
 
 
 def alter_table(node: ast.AlterTableStmt, scope: Scope) -> Iterator[Hit]:
@@ -27,6 +29,8 @@ def alter_table(node: ast.AlterTableStmt, scope: Scope) -> Iterator[Hit]:
         if not new:
             yield from _existing(command, table, shown, scope)
         _track(command, table, scope)
+        if command.subtype not in _WEAKER_LOCK:
+            scope.lock(table, shown)
 
 
 def _mode(command: ast.AlterTableCmd, shown: str, scope: Scope) -> Iterator[Hit]:

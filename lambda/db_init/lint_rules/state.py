@@ -43,6 +43,13 @@ class Scope:
     not_valid_here: set[tuple[str, str]] = field(default_factory=set)  # (table, constraint)
     views: set[str] = field(default_factory=set)  # relation keys of views created here
     renames: list[tuple[str, Hit]] = field(default_factory=list)  # (old key, its hit)
+    # An existing table this file's transaction holds ACCESS EXCLUSIVE on, until it commits.
+    locked: str | None = None
+
+    def lock(self, table: str, shown: str) -> None:
+        """Remember the first existing table the transaction locks against every reader."""
+        if self.transactional and self.locked is None and not self.is_new(table):
+            self.locked = shown
 
     def is_new(self, object_key: str) -> bool:
         """Whether this file or a file pending in the same run created the object."""

@@ -11,6 +11,7 @@ from db_init.lint_rules import names
 from db_init.lint_rules.state import Hit, Scope
 
 _OBJ = enums.ObjectType
+_ACCESS_EXCLUSIVE = 8  # LOCKMODE AccessExclusiveLock
 _REINDEX_ALL = (
     enums.ReindexObjectType.REINDEX_OBJECT_DATABASE,
     enums.ReindexObjectType.REINDEX_OBJECT_SYSTEM,
@@ -88,18 +89,54 @@ def truncate(node: ast.TruncateStmt, scope: Scope) -> Iterator[Hit]:
     existing = [names.name(r) for r in node.relations or () if not scope.is_new(names.key(r))]
     if existing:
         yield scope.hit("truncate", f"TRUNCATE {', '.join(existing)}")
+    for relation in node.relations or ():
+        scope.lock(names.key(relation), names.name(relation))
 
 
 def delete(node: ast.DeleteStmt, scope: Scope) -> Iterator[Hit]:
-    """DELETE without WHERE on a table that is not new."""
-    if node.whereClause is None and node.relation and not scope.is_new(names.key(node.relation)):
-        yield scope.hit("delete-without-where", f"DELETE FROM {names.name(node.relation)}")
+    """DELETE without WHERE on a table that is not new; any DELETE under an exclusive lock."""
+    if node.relation is None or scope.is_new(names.key(node.relation)):
+        return
+    shown = names.name(node.relation)
+    if node.whereClause is None:
+        yield scope.hit("delete-without-where", f"DELETE FROM {shown}")
+    yield from _under_lock(f"DELETE FROM {shown}", scope)
 
 
 def update(node: ast.UpdateStmt, scope: Scope) -> Iterator[Hit]:
-    """UPDATE without WHERE on a table that is not new."""
-    if node.whereClause is None and node.relation and not scope.is_new(names.key(node.relation)):
-        yield scope.hit("update-without-where", f"UPDATE {names.name(node.relation)}")
+    """UPDATE without WHERE on a table that is not new; any UPDATE under an exclusive lock."""
+    if node.relation is None or scope.is_new(names.key(node.relation)):
+        return
+    shown = names.name(node.relation)
+    if node.whereClause is None:
+        yield scope.hit("update-without-where", f"UPDATE {shown}")
+    yield from _under_lock(f"UPDATE {shown}", scope)
+
+
+def insert(node: ast.InsertStmt, scope: Scope) -> Iterator[Hit]:
+    """INSERT ... SELECT into an existing table while the file holds an exclusive lock."""
+    query = node.selectStmt
+    if (
+        node.relation is not None
+        and not scope.is_new(names.key(node.relation))
+        and isinstance(query, ast.SelectStmt)
+        and not query.valuesLists
+    ):
+        yield from _under_lock(f"INSERT INTO {names.name(node.relation)} SELECT", scope)
+
+
+def lock(node: ast.LockStmt, scope: Scope) -> Iterator[Hit]:
+    """LOCK TABLE ... IN ACCESS EXCLUSIVE MODE (the default mode)."""
+    if node.mode == _ACCESS_EXCLUSIVE:
+        for relation in node.relations or ():
+            if isinstance(relation, ast.RangeVar):
+                scope.lock(names.key(relation), names.name(relation))
+    yield from ()
+
+
+def _under_lock(what: str, scope: Scope) -> Iterator[Hit]:
+    if scope.locked is not None:
+        yield scope.hit("backfill-under-lock", f"{what} while {scope.locked} is locked")
 
 
 def index(node: ast.IndexStmt, scope: Scope) -> Iterator[Hit]:
@@ -135,6 +172,7 @@ def rename(node: ast.RenameStmt, scope: Scope) -> Iterator[Hit]:
         old = names.key(node.relation)
         found = scope.hit("rename-table", f"ALTER TABLE {shown} RENAME TO {node.newname}")
         scope.renames.append((old, found))
+        scope.lock(old, shown)
     elif kind == _OBJ.OBJECT_COLUMN and node.relationType == _OBJ.OBJECT_TABLE:
         yield scope.hit(
             "rename-column", f"ALTER TABLE {shown} RENAME {node.subname} TO {node.newname}"
