@@ -171,6 +171,7 @@ def lint_texts(
             _finding(path, hit, covered) for hit in linted.hits if hit.rule not in settings.disabled
         ]
         findings += [Finding(path, p.line, 1, p.rule, p.message) for p in problems]
+        findings.sort(key=lambda f: (f.line, f.column))
         reports.append(FileReport(path, tuple(findings), tuple(markers), pending=pending))
     return reports
 

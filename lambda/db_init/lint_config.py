@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
-import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -44,6 +42,8 @@ def pg_version(value: object) -> int:
 
 def load(pyproject: Path) -> LintSettings:
     """Settings from `pyproject` (missing file or table: the defaults)."""
+    import tomllib  # noqa: PLC0415 - only the CLI reads pyproject; the Lambda imports this module
+
     if not pyproject.is_file():
         return LintSettings()
     try:
@@ -96,5 +96,7 @@ def allowable_rules() -> list[str]:
 
 def did_you_mean(word: str, choices: Any) -> str:
     """`; did you mean 'x'?` for the closest choice, or ''."""
+    import difflib  # noqa: PLC0415 - needed only on an error path
+
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f"; did you mean {close[0]!r}?" if close else ""

@@ -39,9 +39,11 @@ def _write(directory: Path, bodies: list[str], *, base: str = BASE) -> list[Path
     return paths
 
 
-def _rules(directory: Path, bodies: list[str], **options: object) -> list[str]:
+def _rules(
+    directory: Path, bodies: list[str], *, settings: LintSettings | None = None
+) -> list[str]:
     _write(directory, bodies)
-    reports = lint.lint_paths([directory], **options)  # type: ignore[arg-type]
+    reports = lint.lint_paths([directory], settings=settings)
     return [f.rule for report in reports for f in report.errors]
 
 
