@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from db_init import baseline, drift, engine, lint, manifest
+from db_init import baseline, drift, engine, lint_cli, lint_config, manifest
 from db_init.db import connect
 from db_init.deadline import Deadline
 from db_init.embedded import LocalServer
@@ -135,9 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "server":
             sub.add_argument("action", choices=("start", "stop", "status", "psql"))
         if name == "lint":
-            sub.add_argument(
-                "paths", nargs="*", type=Path, help="files or directories (default: sql/migrations)"
-            )
+            lint_cli.add_arguments(sub)
         if name in ("drift", "baseline"):
             sub.add_argument(
                 "--version",
@@ -207,28 +205,8 @@ def cmd_plan(args: argparse.Namespace) -> dict[str, Any] | None:
 
 def cmd_lint(args: argparse.Namespace) -> dict[str, Any] | None:
     """Lint migrations for destructive changes with PostgreSQL's parser (no database needed)."""
-    paths = args.paths or [_options(args).sql_dir / "migrations"]
-    reports = lint.lint_paths(paths)
-    errors = [f for r in reports for f in r.errors]
-    allowed = [f for r in reports for f in r.allowed]
-    code = EXIT_REFUSED if errors else EXIT_OK
-    if args.json:
-        return {
-            EXIT_CODE_KEY: code,
-            "files": len(reports),
-            "findings": [f.to_dict() for f in errors],
-            "allowed": [f.to_dict() for f in allowed],
-        }
-    for finding in errors:
-        print(finding)
-    for finding in allowed:
-        print(f"{finding.path}:{finding.line} {finding.rule} allowed: {finding.allowed_by}")
-    print(
-        f"lint: {len(errors)} finding(s), {len(allowed)} allowed by marker, "
-        f"in {len(reports)} file(s)",
-        file=sys.stderr,
-    )
-    return {EXIT_CODE_KEY: code}
+    found, payload = lint_cli.run(args, options=_options(args), deadline=_deadline(args))
+    return (payload or {}) | {EXIT_CODE_KEY: EXIT_REFUSED if found else EXIT_OK}
 
 
 def cmd_drift(args: argparse.Namespace) -> dict[str, Any] | None:
@@ -536,6 +514,7 @@ def _options(args: argparse.Namespace) -> ApplyOptions:
         lock_timeout_ms=args.lock_timeout_ms,
         statement_timeout_ms=args.statement_timeout_ms,
         on_drift=getattr(args, "on_drift", "warn"),
+        lint=lint_config.load(lint_cli.PYPROJECT),
     )
 
 

@@ -170,7 +170,7 @@ def apply(target: ConnectionSettings, options: ApplyOptions, deadline: Deadline)
         # Before anything is written: refuse pending migrations with unallowed lint findings.
         if any(s.kind is Kind.MIGRATION for s in pending):
             with timer.phase("lint"):
-                findings = lint_reports(scriptset)
+                findings = lint_reports(scriptset, pending=pending, options=options)
             if findings is not None:
                 lint.refuse_unallowed(findings, names={s.name for s in pending})
             with timer.phase("drift"):
@@ -260,16 +260,23 @@ def _check_drift(
     return report.drift_count
 
 
-def lint_reports(scriptset: ScriptSet) -> list[lint.FileReport] | None:
+def lint_reports(
+    scriptset: ScriptSet, *, pending: list[Script], options: ApplyOptions
+) -> list[lint.FileReport] | None:
     """Lint every migration (later files see earlier ones); None where pglast is absent.
 
-    The Lambda bundle has no pglast: there the lint that ran at synth time over the same
-    bytes stands in for this one.
+    Tables that a migration pending in this run creates are new to the lint (a first deploy
+    is not refused for indexing its own tables). The Lambda bundle has no pglast: there the
+    lint that ran at synth time over the same bytes stands in for this one.
     """
     if not lint.available():
         log.debug("pglast not installed: relying on the lint that ran at synth time")
         return None
-    return lint.lint_texts((m.path, m.text) for m in scriptset.migrations)
+    names = frozenset(s.name for s in pending if s.kind is Kind.MIGRATION)
+    context = lint.RunContext(pending=names)
+    return lint.lint_texts(
+        ((m.path, m.text) for m in scriptset.migrations), settings=options.lint, context=context
+    )
 
 
 def plan(target: ConnectionSettings, options: ApplyOptions, deadline: Deadline) -> list[Script]:

@@ -1,138 +1,80 @@
-"""Destructive-change lint of migrations: the rules, findings, allow markers and entry points.
+"""Destructive-change lint of migrations: findings, the run context, and the entry points.
 
-Parsing is PostgreSQL's own parser (pglast, in lint_rules.py), imported only when linting.
-pglast is a C extension left out of the Lambda bundle (size, native build): there the engine
-applies without re-linting and relies on the lint that ran at synth time and in `make test`
-over the same bytes (the asset and its SqlChecksum are built from one copy of sql/).
+Parsing is PostgreSQL's own parser (pglast, in the lint_rules package), imported only when
+linting. pglast is a C extension left out of the Lambda bundle (size, native build): there the
+engine applies without re-linting and relies on the lint that ran at synth time and in
+`make test` over the same bytes (the asset and its SqlChecksum are built from one copy of sql/).
 """
 
 from __future__ import annotations
 
 import importlib.util
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from db_init import lint_markers
 from db_init.errors import LintError, SettingsError
+from db_init.lint_catalog import RULES, Rule
+from db_init.lint_config import LintSettings
+from db_init.lint_markers import Allowance
 
-MARKER_PREFIX = "allow:"
-# The text of one `-- allow: <rule-id> reason: <text>` comment, after the leading `--`.
-_MARKER = re.compile(r"allow:\s*(?P<rule>[A-Za-z0-9_-]*)\s*(?:reason:\s*(?P<reason>.*))?")
-
-
-@dataclass(frozen=True)
-class Rule:
-    """What a rule catches and how to make the same change safely."""
-
-    summary: str
-    advice: str
-    allowable: bool = True
-
-
-RULES: dict[str, Rule] = {
-    "drop-table": Rule(
-        "drops a table and every row in it",
-        "stop reading and writing it in one release, back it up, drop it in a later migration",
-    ),
-    "drop-column": Rule(
-        "drops a column and its data; running code that selects it breaks",
-        "stop using the column in one release, then drop it in a later migration",
-    ),
-    "drop-schema": Rule(
-        "drops a schema and, with CASCADE, everything in it",
-        "drop the objects one by one in migrations that each say why",
-    ),
-    "drop-type": Rule(
-        "drops a type or domain; columns using it block the drop or go with CASCADE",
-        "move the columns off the type in an earlier migration first",
-    ),
-    "truncate": Rule(
-        "deletes every row of an existing table",
-        "delete the rows you mean with a WHERE clause, or archive them first",
-    ),
-    "delete-without-where": Rule(
-        "deletes every row of an existing table",
-        "add a WHERE clause naming the rows to delete",
-    ),
-    "update-without-where": Rule(
-        "updates every row of an existing table (and locks all of them)",
-        "add a WHERE clause; backfill large tables in batches",
-    ),
-    "alter-column-type": Rule(
-        "changes a column type, which rewrites the table under an ACCESS EXCLUSIVE lock",
-        "add a new column, backfill it in batches, switch readers, then drop the old one",
-    ),
-    "set-not-null": Rule(
-        "SET NOT NULL scans the whole table under an ACCESS EXCLUSIVE lock",
-        "add CHECK (col IS NOT NULL) NOT VALID and VALIDATE it in earlier migrations, "
-        "then SET NOT NULL",
-    ),
-    "add-foreign-key": Rule(
-        "adds a foreign key to an existing table, validating every row under lock",
-        "add it NOT VALID, then VALIDATE CONSTRAINT in a later migration",
-    ),
-    "add-check": Rule(
-        "adds a CHECK to an existing table, validating every row under lock",
-        "add it NOT VALID, then VALIDATE CONSTRAINT in a later migration",
-    ),
-    "add-unique": Rule(
-        "adds a UNIQUE / PRIMARY KEY constraint, building its index while blocking writes",
-        "CREATE UNIQUE INDEX CONCURRENTLY in a non-transactional migration, then "
-        "ADD CONSTRAINT ... USING INDEX",
-    ),
-    "create-index": Rule(
-        "builds an index on an existing table while blocking writes to it",
-        "use CREATE INDEX CONCURRENTLY alone in a file marked `-- shoppulse:non-transactional`",
-    ),
-    "rename-table": Rule(
-        "renames a table; running application code still uses the old name",
-        "create the new name as a view or a copy, move the code, then drop the old name",
-    ),
-    "rename-column": Rule(
-        "renames a column; running application code still uses the old name",
-        "add the new column, write both, move the readers, then drop the old one",
-    ),
-    "non-transactional": Rule(
-        "cannot run inside a transaction, but the file is not marked non-transactional",
-        "put it alone in a file whose first line is `-- shoppulse:non-transactional`",
-        allowable=False,
-    ),
-    "transaction-control": Rule(
-        "controls the transaction, which the engine owns",
-        "remove it: the engine wraps each file in its own transaction",
-        allowable=False,
-    ),
-    "syntax-error": Rule("is not valid PostgreSQL", "fix the statement", allowable=False),
-    "allow-without-reason": Rule(
-        "allow marker without a rule id and a reason",
-        "write `-- allow: <rule-id> reason: <why this is safe>`",
-        allowable=False,
-    ),
-    "unknown-rule": Rule(
-        "allow marker names no known rule",
-        "use one of the rule ids `shoppulse-db lint` reports",
-        allowable=False,
-    ),
-}
+__all__ = [
+    "RULES",
+    "Allowance",
+    "FileReport",
+    "Finding",
+    "LintSettings",
+    "Rule",
+    "RunContext",
+    "allowances",
+    "available",
+    "lint_paths",
+    "lint_texts",
+    "refuse_unallowed",
+]
 
 
 @dataclass(frozen=True)
-class Allowance:
-    """One `-- allow: <rule-id> reason: <text>` marker of a file."""
+class RunContext:
+    """What the target database says about this run: the migration files pending there.
 
-    rule: str
-    reason: str
-    line: int
+    Without a database (`pending` None) every file is linted as if the ones before it were
+    applied long ago, so each table an earlier file created is taken to hold rows.
+    """
+
+    pending: frozenset[str] | None = None  # file names
+
+    @property
+    def against_database(self) -> bool:
+        """Whether the pending set came from a database."""
+        return self.pending is not None
+
+    def is_pending(self, path: Path) -> bool:
+        """Whether `path` runs in this run (every file, without a database)."""
+        return self.pending is None or path.name in self.pending
+
+    def describe(self) -> str:
+        """One line for the output: what `existing table` means in this run."""
+        if self.pending is None:
+            return (
+                "no database given: every table an earlier migration creates is taken to hold "
+                "rows (pass --against DATABASE_URL to treat tables of pending migrations as new)"
+            )
+        return (
+            f"against the database: {len(self.pending)} pending migration(s); tables they "
+            "create are new in this run"
+        )
 
 
 @dataclass(frozen=True)
 class Finding:
-    """One rule hit at a file line; `allowed_by` holds the marker's reason when allowed."""
+    """One rule hit at a file position; `allowed_by` holds the marker's reason when allowed."""
 
     path: Path
     line: int
+    column: int
     rule: str
     message: str
     allowed_by: str | None = None
@@ -142,8 +84,13 @@ class Finding:
         """How to make the same change safely."""
         return RULES[self.rule].advice
 
+    @property
+    def location(self) -> str:
+        """`file:line:column`."""
+        return f"{self.path}:{self.line}:{self.column}"
+
     def __str__(self) -> str:
-        return f"{self.path}:{self.line} {self.rule} {self.message} -> {self.advice}"
+        return f"{self.location} {self.rule} {self.message} -> {self.advice}"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -157,6 +104,7 @@ class FileReport:
     path: Path
     findings: tuple[Finding, ...]
     allowances: tuple[Allowance, ...] = field(default=())
+    pending: bool = True  # runs in this run (always, without a database)
 
     @property
     def errors(self) -> tuple[Finding, ...]:
@@ -174,8 +122,8 @@ def available() -> bool:
     return importlib.util.find_spec("pglast") is not None
 
 
-def lint_paths(paths: Sequence[Path]) -> list[FileReport]:
-    """Lint files and directories (their *.sql, by name) in order; later files see earlier ones."""
+def files_of(paths: Sequence[Path]) -> list[Path]:
+    """Files and directories (their *.sql, by name) in order."""
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
@@ -184,30 +132,47 @@ def lint_paths(paths: Sequence[Path]) -> list[FileReport]:
             files.append(path)
         else:
             raise SettingsError(f"{path}: no such file or directory to lint")
-    return lint_texts([(p, _read(p)) for p in files])
+    return files
 
 
-def lint_texts(files: Iterable[tuple[Path, str]]) -> list[FileReport]:
+def lint_paths(
+    paths: Sequence[Path],
+    *,
+    settings: LintSettings | None = None,
+    context: RunContext | None = None,
+) -> list[FileReport]:
+    """Lint files and directories (their *.sql, by name) in order; later files see earlier ones."""
+    return lint_texts([(p, _read(p)) for p in files_of(paths)], settings=settings, context=context)
+
+
+def lint_texts(
+    files: Iterable[tuple[Path, str]],
+    *,
+    settings: LintSettings | None = None,
+    context: RunContext | None = None,
+) -> list[FileReport]:
     """Lint (path, text) pairs of one migration set, oldest first."""
     if not available():
         raise SettingsError("lint needs pglast: pip install -r requirements-cli.txt")
     from db_init import lint_rules  # noqa: PLC0415 - pglast is not in the Lambda bundle
 
+    settings = settings or LintSettings()
+    context = context or RunContext()
     state = lint_rules.SetState()
     reports: list[FileReport] = []
     for path, text in files:
-        hits, comments = lint_rules.lint_file(text, state)
-        markers, marker_findings = _markers(path, comments)
+        linted = lint_rules.lint_file(text, state, pg_version=settings.pg_version)
+        pending = context.is_pending(path)
+        if context.against_database and pending:
+            state.created_in_run |= linted.created
+        markers, problems = lint_markers.parse(linted.comments)
+        covered = lint_markers.coverage(markers, linted.statement_lines, text)
         findings = [
-            Finding(path, line, rule, f"{what}: {RULES[rule].summary}") for line, rule, what in hits
+            _finding(path, hit, covered) for hit in linted.hits if hit.rule not in settings.disabled
         ]
-        reports.append(
-            FileReport(
-                path=path,
-                findings=tuple(_allow(findings, markers) + marker_findings),
-                allowances=tuple(markers),
-            )
-        )
+        findings += [Finding(path, p.line, 1, p.rule, p.message) for p in problems]
+        findings.sort(key=lambda f: (f.line, f.column))
+        reports.append(FileReport(path, tuple(findings), tuple(markers), pending=pending))
     return reports
 
 
@@ -240,45 +205,14 @@ def allowances(text: str) -> list[Allowance]:
         for number, line in enumerate(text.splitlines(), start=1)
         if line.lstrip().startswith("--")
     ]
-    return _markers(Path(), comments)[0]
+    return lint_markers.parse(comments)[0]
 
 
-def _markers(
-    path: Path, comments: Sequence[tuple[int, str]]
-) -> tuple[list[Allowance], list[Finding]]:
-    """Parse whole-line `--` comments: valid allowances, and findings for malformed markers."""
-    markers: list[Allowance] = []
-    problems: list[Finding] = []
-    for line, comment in comments:
-        body = comment[2:].strip()
-        if not body.startswith(MARKER_PREFIX):
-            continue
-        match = _MARKER.fullmatch(body)
-        rule = match["rule"] if match else ""
-        reason = (match["reason"] or "").strip() if match else ""
-        if not rule or not reason:
-            problems.append(
-                Finding(
-                    path, line, "allow-without-reason", f"`{body[:60]}` names no rule or reason"
-                )
-            )
-        elif rule not in RULES or not RULES[rule].allowable:
-            problems.append(
-                Finding(path, line, "unknown-rule", f"`{rule}` cannot be allowed by a marker")
-            )
-        else:
-            markers.append(Allowance(rule, reason, line))
-    return markers, problems
-
-
-def _allow(findings: list[Finding], markers: list[Allowance]) -> list[Finding]:
-    reasons = {m.rule: m.reason for m in markers}
-    return [
-        replace(f, allowed_by=reasons[f.rule])
-        if f.rule in reasons and RULES[f.rule].allowable
-        else f
-        for f in findings
-    ]
+def _finding(path: Path, hit: Any, covered: Sequence[lint_markers.Coverage]) -> Finding:
+    rule = RULES[hit.rule]
+    finding = Finding(path, hit.line, hit.column, hit.rule, f"{hit.what}: {rule.summary}")
+    marker = lint_markers.allows(covered, hit.rule, hit.statement) if rule.allowable else None
+    return replace(finding, allowed_by=marker.reason) if marker else finding
 
 
 def _read(path: Path) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from db_init.errors import SettingsError
+from db_init.lint_config import LintSettings
 
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -75,6 +76,8 @@ class ApplyOptions:
     # before applying migrations to a database with history: compare it with what it recorded
     # (in a scratch database); "fail" refuses drift on objects a pending migration alters
     on_drift: str = "warn"
+    # the pre-apply lint: PostgreSQL version and rules switched off (pyproject.toml)
+    lint: LintSettings = field(default_factory=LintSettings)
 
     def __post_init__(self) -> None:
         if self.on_drift not in DRIFT_POLICIES:

@@ -60,7 +60,7 @@ def test_an_unallowed_destructive_migration_fails_synth_naming_file_line_and_rul
         synthesize(_context(sql_dir), tmp_path / "out")
     errors = _error_annotations(tmp_path / "out")
     assert len(errors) == 1
-    assert errors[0].startswith("sql/migrations/V904__drop_note.sql:1 drop-column ")
+    assert errors[0].startswith("sql/migrations/V904__drop_note.sql:1:1 drop-column ")
     assert "->" in errors[0]  # and how to make the change safely
 
 
@@ -78,7 +78,7 @@ def test_the_same_migration_with_an_allow_marker_synthesizes_with_an_info(
         for message in annotations.find_info("/ShopPulseDb-dev/Initializer", Match.any_value())
     ]
     [info] = [text for text in infos if "V904__drop_note.sql" in text]
-    assert info.startswith("sql/migrations/V904__drop_note.sql:2 drop-column ")
+    assert info.startswith("sql/migrations/V904__drop_note.sql:2:1 drop-column ")
     assert info.endswith("(allowed: column unused since release 4.2)")
     _, schema = synthesized.only("Custom::ShopPulseSchema")
     assert schema["Properties"]["Migrations"].split(",")[-1].startswith("V904:")
@@ -115,4 +115,4 @@ def test_cdk_synth_cli_exits_non_zero_on_an_unallowed_migration(tmp_path: Path) 
         cwd=REPO_ROOT, env=environment, capture_output=True, text=True, check=False, timeout=300,
     )  # fmt: skip
     assert result.returncode != 0
-    assert "sql/migrations/V904__drop_note.sql:1 drop-column" in result.stdout + result.stderr
+    assert "sql/migrations/V904__drop_note.sql:1:1 drop-column" in result.stdout + result.stderr

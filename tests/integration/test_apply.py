@@ -31,8 +31,8 @@ from tests.postgres import (
     snapshot,
 )
 
-ADD_CHANNEL = """-- allow: create-index reason: orders holds test rows only; the build takes milliseconds
-ALTER TABLE orders ADD COLUMN sales_channel varchar(20);
+ADD_CHANNEL = """ALTER TABLE orders ADD COLUMN sales_channel varchar(20);
+-- allow: create-index reason: orders holds test rows only; the build takes milliseconds
 CREATE INDEX idx_orders_sales_channel ON orders (sales_channel);
 """
 
@@ -226,7 +226,12 @@ def test_failing_verification_leaves_schema_and_history_as_they_were(
 ) -> None:
     engine.apply(target, options, deadline)
     before = snapshot(pg_server, target)
-    add_migration(sql_dir, "V902__drop_index.sql", "DROP INDEX idx_orders_order_date;\n")
+    add_migration(
+        sql_dir,
+        "V902__drop_index.sql",
+        "-- allow: drop-index reason: dropped so that verification fails\n"
+        "DROP INDEX idx_orders_order_date;\n",
+    )
 
     with pytest.raises(
         VerificationFailedError, match=r"missing index orders\.idx_orders_order_date"
