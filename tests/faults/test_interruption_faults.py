@@ -120,14 +120,13 @@ def test_lock_held_by_application_times_out_and_leaves_it_undisturbed(
         app.query("UPDATE tenants SET plan_tier = 'Enterprise' WHERE tenant_id = 'T003'")
         (app_xid,) = app.query("SELECT pg_current_xact_id()::text")[0]
         # WHEN the migration needs ACCESS EXCLUSIVE on tenants, with a 300 ms lock timeout
-        started = time.monotonic()
         with pytest.raises(MigrationFailedError) as failure:
             engine.apply(applied, replace(options, lock_timeout_ms=300), deadline)
-        waited = time.monotonic() - started
-        # THEN lock_timeout fires with 55P03, naming file and line, and nothing was applied
+        # THEN lock_timeout (55P03, not the statement timeout or the deadline) ends the wait,
+        # naming file and line, and nothing was applied
         assert failure.value.sqlstate == "55P03"
+        assert "lock timeout" in str(failure.value)
         assert "migrations/V902__probe.sql:1" in str(failure.value)
-        assert waited < 2
         assert snapshot(pg_server, applied) == before
         # AND the application's transaction is the same one, still open, and commits
         assert app.query("SELECT pg_current_xact_id()::text") == [(app_xid,)]
@@ -144,12 +143,12 @@ def test_statement_timeout_fails_cleanly_naming_file_and_line(
     before = snapshot(pg_server, applied)
     add_migration(options.sql_dir, "V902__sleepy.sql", SLEEPY.format(seconds=5))
     # WHEN the statement timeout is 300 ms
-    started = time.monotonic()
     with pytest.raises(MigrationFailedError) as failure:
         engine.apply(applied, replace(options, statement_timeout_ms=300), deadline)
-    # THEN it fails with 57014 naming the file and the line, and nothing changed
-    assert time.monotonic() - started < 2
+    # THEN the statement timeout (57014), not the 5 s sleep's end, fails it, naming the file and
+    # the line, and nothing changed
     assert failure.value.sqlstate == "57014"
+    assert "statement timeout" in str(failure.value)
     assert failure.value.one_line().startswith(
         "MigrationFailedError [57014]: migrations/V902__sleepy.sql:4: "
     )
@@ -162,11 +161,9 @@ def test_deadline_reached_mid_migration_rolls_back_before_it(
     # GIVEN a migration that would take 10 s and a run with 1.5 s left (a Lambda near its end)
     before = snapshot(pg_server, applied)
     add_migration(options.sql_dir, "V902__sleepy.sql", SLEEPY.format(seconds=10))
-    started = time.monotonic()
     # WHEN it runs
     with pytest.raises(DeadlineExceededError) as failure:
         engine.apply(applied, options, Deadline.after(1.5))
     # THEN it stops at the deadline naming where, and nothing was committed
-    assert time.monotonic() - started < 2.0
     assert "migrations/V902__sleepy.sql:4" in str(failure.value)
     assert snapshot(pg_server, applied) == before
