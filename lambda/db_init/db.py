@@ -274,15 +274,23 @@ def connect(
             retryable = not isinstance(error, AuthenticationError) and (
                 type(error) is ConnectError or error.sqlstate in _RETRYABLE_SQLSTATES
             )
-            if not retryable or time.monotonic() + delay >= give_up:
-                raise
+            left = give_up - time.monotonic()
+            last = not retryable or left <= delay
+            then = f"retrying in {delay:.1f}s ({left:.0f}s of retry budget left)"
+            if last:
+                then = "giving up: retry budget spent" if retryable else "not retried"
+            # One line per attempt, so a slow proxy target shows up as such (never a password).
             log.info(
-                "connection attempt %d failed (%s); retrying in %.1fs",
+                "connection attempt %d to %s:%d failed: %s; %s",
                 attempt,
+                settings.host,
+                settings.port,
                 error.one_line(),
-                delay,
+                then,
                 extra={"attempt": attempt},
             )
+            if last:
+                raise
             time.sleep(delay)
             delay, attempt = min(delay * 2, _MAX_BACKOFF_S), attempt + 1
 

@@ -143,8 +143,12 @@ def live_shape(session: Session) -> SchemaShape:
     return SchemaShape(tables=tables, functions=frozenset(functions))
 
 
-def compare(expected: SchemaShape, live: SchemaShape) -> Report:
-    """Everything expected that is missing or different; everything live that is undeclared."""
+def compare(expected: SchemaShape, live: SchemaShape, *, subset: bool = False) -> Report:
+    """Everything expected that is missing or different; everything live that is undeclared.
+
+    `subset`: the live schema may be newer than the declarations (future migrations), so an
+    undeclared object never fails; missing or changed declared objects still do.
+    """
     problems: list[str] = []
     extras: list[str] = []
     for name in sorted(expected.functions - live.functions):
@@ -190,6 +194,6 @@ def compare(expected: SchemaShape, live: SchemaShape) -> Report:
     )
 
 
-def check(session: Session, expected: SchemaShape) -> Report:
+def check(session: Session, expected: SchemaShape, *, subset: bool = False) -> Report:
     """Compare the expectations with the catalog as this session sees it."""
-    return compare(expected, live_shape(session))
+    return compare(expected, live_shape(session), subset=subset)
