@@ -11,6 +11,7 @@ from db_init.scripts import Kind, Script, ScriptSet
 
 log = logging.getLogger(__name__)
 SHOWN = 3  # future versions named in a message; the rest are counted
+LOGGED = 50  # future versions listed in the warning's fields, so one line stays small
 
 
 def future_entries(scriptset: ScriptSet, history: Sequence[Entry]) -> tuple[Entry, ...]:
@@ -68,7 +69,7 @@ def enforce(database: str, scriptset: ScriptSet, future: Sequence[Entry], *, pol
         database,
         describe(future),
         newest,
-        extra={"future_versions": list(labels(future))},
+        extra={"future_versions": list(labels(future[:LOGGED]))},
     )
 
 
