@@ -168,7 +168,7 @@ def cmd_apply(args: argparse.Namespace) -> dict[str, Any] | None:
         return {"target": target.description, "result": result.to_dict()}
     done = "rehearsed (rolled back)" if result.dry_run else "applied"
     if result.future:
-        print(_ahead_note(result.future))
+        print(f"nothing to apply: {_ahead_note(result.future)}")
     elif result.applied:
         print(f"{done} {len(result.applied)} script(s): {' '.join(result.applied_versions)}")
     else:
@@ -292,7 +292,7 @@ def cmd_verify(args: argparse.Namespace) -> dict[str, Any] | None:
         return {"target": target.description, "result": result.to_dict()}
     version = f"V{result.schema_version:03d}" if result.schema_version else "none"
     if result.future:
-        print(_ahead_note(result.future))
+        print(f"note: {_ahead_note(result.future)}; only what sql/ declares was verified")
     print(
         f"ok: schema version {version}, {result.table_count} tables, "
         f"{result.trigger_count} triggers match sql/expected_schema.toml"
@@ -460,7 +460,7 @@ def _add_on_future_argument(sub: argparse.ArgumentParser) -> None:
 
 def _ahead_note(future: Sequence[str]) -> str:
     shown = " ".join(future[:5]) + (f" (+{len(future) - 5} more)" if len(future) > 5 else "")
-    return f"nothing to apply: the database is ahead of sql/ (future: {shown})"
+    return f"the database is ahead of sql/ (future: {shown})"
 
 
 # ------------------------------------------------------------------------------------------
