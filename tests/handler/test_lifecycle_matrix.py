@@ -9,6 +9,7 @@ newest migration, bundled in its own function, with the properties its template 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -469,3 +470,70 @@ def test_a_long_future_list_is_capped_and_the_response_fits_4096_bytes(
     assert len(future) == 9  # seven, "...", the newest
     assert response.data["SchemaVersion"] == f"V{versions[-1]:03d}"
     assert stack.snapshot() == before
+
+
+# --- b': a forward Update that committed part of itself before failing -----------------------
+
+
+def test_b_partly_committed_update_leaves_its_committed_part_and_the_rollback_succeeds(
+    stack: Stack, old: Build, tmp_path: Path
+) -> None:
+    # GIVEN a build whose expand migration commits before a non-transactional one fails
+    created = stack.cfn.create(old.props)
+    sql = release(stack, tmp_path, f"{NEXT}__store_notes.sql", EXPAND, declared=EXPAND_DECLARED)
+    after = f"V{LATEST + 2:03d}__notes_index.sql"
+    postgres.add_migration(
+        sql,
+        after,
+        "-- shoppulse:non-transactional\n"
+        "CREATE INDEX CONCURRENTLY idx_notes_missing ON store_notes (no_such_column);\n",
+    )
+    partial = build(stack, sql)
+    # WHEN the Update fails on the second migration
+    failed = update(stack, created.physical_id, partial, old)
+    assert_failed(failed, f"MigrationFailedError [42703]: migrations/{after}:2: ")
+    committed = stack.snapshot()
+    assert stack.history() == [*MIGRATIONS, NEXT, *SEEDS]
+    # WHEN CloudFormation rolls back to the previous build
+    rollback = update(stack, created.physical_id, old, partial)
+    # THEN SUCCESS: the committed migration is future to the previous build, and is kept
+    assert rollback.status == "SUCCESS", rollback.reason
+    assert rollback.data["FutureVersions"] == NEXT
+    assert stack.snapshot() == committed
+
+
+def test_a_rollback_does_not_rerun_a_seed_the_newer_build_changed(
+    stack: Stack, old: Build, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN a newer build that added a migration and changed a seed, deployed over the stack
+    created = stack.cfn.create(old.props)
+    sql = release(stack, tmp_path, f"{NEXT}__store_notes.sql", EXPAND, declared=EXPAND_DECLARED)
+    seed = sql / "seeds" / old_seed_name()
+    seed.write_text(seed.read_text() + "\n-- reworded in the newer build\n")
+    newer = build(stack, sql)
+    assert update(stack, created.physical_id, newer, old).status == "SUCCESS"
+    after_forward = stack.snapshot()
+    caplog.clear()
+    # WHEN CloudFormation rolls back to the previous build (whose seed file differs)
+    rollback = update(stack, created.physical_id, old, newer)
+    # THEN SUCCESS, the older seed is named and not run, and nothing changed
+    assert rollback.status == "SUCCESS", rollback.reason
+    assert f"seeds/{old_seed_name()} not applied: the database is ahead of this build" in [
+        r.getMessage() for r in caplog.records
+    ]
+    assert stack.snapshot() == after_forward
+
+
+def old_seed_name() -> str:
+    """The last seed the repository ships."""
+    return postgres.RELEASED.seeds[-1].name
+
+
+def test_docs_lifecycle_table_names_the_tests_that_prove_it() -> None:
+    # GIVEN docs/rollbacks.md, whose table names a test for every case
+    text = (postgres.REPO / "docs" / "rollbacks.md").read_text()
+    named = {n for n in re.findall(r"`(test_[a-z0-9_]+)", text)}
+    here = {n for n in globals() if n.startswith("test_")}
+    # THEN every test it names exists, and every case test here is in the docs
+    assert named - here == set()
+    assert {n for n in here if re.match(r"test_[a-h]_", n)} <= named
