@@ -142,6 +142,7 @@ def test_a_rollback_after_a_successful_schema_update_succeeds_and_keeps_the_migr
     }
     assert rollback.data["SchemaVersion"] == NEXT  # what the database holds, not the build
     assert rollback.data["DriftCount"] == "0"  # what the future migration added is not drift
+    print(f"rollback Update, database ahead: {rollback.seconds * 1000:.0f} ms end to end")
     [warning] = ahead_warnings(caplog)
     assert f"future migrations {NEXT} (newest {NEXT}__store_notes.sql)" in warning
     assert "nothing is applied" in warning
@@ -464,6 +465,7 @@ def test_a_long_future_list_is_capped_and_the_response_fits_4096_bytes(
     # THEN SUCCESS within 4096 bytes; FutureVersions names the first ones and the newest
     assert response.status == "SUCCESS", response.reason
     assert len(response.body) <= MAX_BODY
+    print(f"600 future versions: response body {len(response.body)} bytes")
     future = response.data["FutureVersions"].split(",")
     assert future[0] == f"V{versions[0]:03d}"
     assert future[-2:] == ["...", f"V{versions[-1]:03d}"]
