@@ -276,8 +276,9 @@ def connect(
                 type(error) is ConnectError or error.sqlstate in _RETRYABLE_SQLSTATES
             )
             left = give_up - time.monotonic()
-            # The last pause is cut short so one more attempt lands just before giving up.
-            pause = min(delay, left - _LAST_ATTEMPT_S)
+            # A pause that would end past the budget is cut short, so one more attempt lands
+            # just before giving up instead of up to a whole backoff earlier.
+            pause = delay if delay < left else left - _LAST_ATTEMPT_S
             last = not retryable or pause <= 0
             then = f"retrying in {pause:.1f}s ({left:.0f}s of retry budget left)"
             if last:
