@@ -160,8 +160,17 @@ def assert_protocol(stack: Stack) -> None:
             assert document[key] == event[key]
         if document["Status"] == "FAILED":
             assert 0 < len(document["Reason"]) <= MAX_REASON
-        if event.get("PhysicalResourceId"):  # no test changes the database's identity
-            assert document["PhysicalResourceId"] == event["PhysicalResourceId"]
+        if event.get("PhysicalResourceId"):
+            # Only a successful Update naming another database may change the id (a replacement).
+            allowed = {event["PhysicalResourceId"]}
+            if event["RequestType"] == "Update" and document["Status"] == "SUCCESS":
+                allowed.add(identity_in(event["ResourceProperties"]))
+            assert document["PhysicalResourceId"] in allowed
+
+
+def identity_in(properties: dict[str, str]) -> str:
+    """The PhysicalResourceId the properties' DatabaseName, Host and Port name."""
+    return f"{properties['DatabaseName']}@{properties['Host']}:{properties['Port']}"
 
 
 def log_text(records: list[logging.LogRecord]) -> str:

@@ -23,6 +23,7 @@ from db_init.embedded import LocalServer
 from db_init.errors import BaselineRefusedError, DbInitError, Outcome, SettingsError, SqlError
 from db_init.settings import (
     DRIFT_POLICIES,
+    FUTURE_POLICIES,
     ApplyOptions,
     ConnectionSettings,
     database_name,
@@ -132,6 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
                 "(in a scratch database): warn (default), fail on drift that a pending "
                 "migration touches, or off",
             )
+        if name in ("apply", "plan", "verify"):
+            _add_on_future_argument(sub)
         if name == "server":
             sub.add_argument("action", choices=("start", "stop", "status", "psql"))
         if name == "lint":
@@ -162,7 +165,9 @@ def cmd_apply(args: argparse.Namespace) -> dict[str, Any] | None:
     if args.json:
         return {"target": target.description, "result": result.to_dict()}
     done = "rehearsed (rolled back)" if result.dry_run else "applied"
-    if result.applied:
+    if result.future:
+        print(f"nothing to apply: {_ahead_note(result.future)}")
+    elif result.applied:
         print(f"{done} {len(result.applied)} script(s): {' '.join(result.applied_versions)}")
     else:
         print("nothing to apply: the database is up to date")
@@ -266,6 +271,8 @@ def cmd_verify(args: argparse.Namespace) -> dict[str, Any] | None:
     if args.json:
         return {"target": target.description, "result": result.to_dict()}
     version = f"V{result.schema_version:03d}" if result.schema_version else "none"
+    if result.future:
+        print(f"note: {_ahead_note(result.future)}; only what sql/ declares was verified")
     print(
         f"ok: schema version {version}, {result.table_count} tables, "
         f"{result.trigger_count} triggers match sql/expected_schema.toml"
@@ -417,6 +424,28 @@ def _add_simulate_arguments(sub: argparse.ArgumentParser) -> None:
     )
 
 
+# --- database ahead of sql/ (future migrations, issue 10) ---------------------------------
+
+
+def _add_on_future_argument(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--on-future",
+        choices=FUTURE_POLICIES,
+        default="ignore",
+        help="when the database records migrations newer than sql/ (a rollback, an older "
+        "build): ignore (default: warn, apply nothing, verify what sql/ declares) or fail "
+        "(refuse, exit 3)",
+    )
+
+
+def _ahead_note(future: Sequence[str]) -> str:
+    shown = " ".join(future[:5]) + (f" (+{len(future) - 5} more)" if len(future) > 5 else "")
+    return f"the database is ahead of sql/ (future: {shown})"
+
+
+# ------------------------------------------------------------------------------------------
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -515,6 +544,7 @@ def _options(args: argparse.Namespace) -> ApplyOptions:
         statement_timeout_ms=args.statement_timeout_ms,
         on_drift=getattr(args, "on_drift", "warn"),
         lint=lint_config.load(lint_cli.PYPROJECT),
+        on_future=getattr(args, "on_future", "ignore"),
     )
 
 

@@ -25,6 +25,7 @@ _AUTH_FAILED = {"28P01", "28000"}
 # server states worth retrying while a proxy target or a starting server becomes available
 _RETRYABLE_SQLSTATES = {"57P03", "53300", "08006", "08001", "08004"}
 _MAX_BACKOFF_S = 8.0
+_LAST_ATTEMPT_S = 1.0  # the least time worth starting another connection attempt with
 _WINDOW_STATEMENTS = 64
 _WINDOW_BYTES = 32 * 1024
 
@@ -274,16 +275,27 @@ def connect(
             retryable = not isinstance(error, AuthenticationError) and (
                 type(error) is ConnectError or error.sqlstate in _RETRYABLE_SQLSTATES
             )
-            if not retryable or time.monotonic() + delay >= give_up:
-                raise
+            left = give_up - time.monotonic()
+            # A pause that would end past the budget is cut short, so one more attempt lands
+            # just before giving up instead of up to a whole backoff earlier.
+            pause = delay if delay < left else left - _LAST_ATTEMPT_S
+            last = not retryable or pause <= 0
+            then = f"retrying in {pause:.1f}s ({left:.0f}s of retry budget left)"
+            if last:
+                then = "giving up: retry budget spent" if retryable else "not retried"
+            # One line per attempt, so a slow proxy target shows up as such (never a password).
             log.info(
-                "connection attempt %d failed (%s); retrying in %.1fs",
+                "connection attempt %d to %s:%d failed: %s; %s",
                 attempt,
+                settings.host,
+                settings.port,
                 error.one_line(),
-                delay,
+                then,
                 extra={"attempt": attempt},
             )
-            time.sleep(delay)
+            if last:
+                raise
+            time.sleep(pause)
             delay, attempt = min(delay * 2, _MAX_BACKOFF_S), attempt + 1
 
 

@@ -9,7 +9,7 @@ from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from db_init import drift, ledger, lint, roles, scripts, verify
+from db_init import ahead, drift, ledger, lint, roles, scripts, verify
 from db_init.db import (
     Session,
     StatementFailedError,
@@ -78,6 +78,7 @@ class Result:
     undeclared: tuple[str, ...] = ()
     not_rehearsed: tuple[str, ...] = ()
     timings_ms: dict[str, int] = field(default_factory=dict)
+    future: tuple[str, ...] = ()  # recorded migrations newer than the bundle (V004, ...)
 
     @property
     def applied_versions(self) -> list[str]:
@@ -96,7 +97,7 @@ class StatusRow:
     kind: str
     version: int
     script: str
-    state: str  # applied | pending | changed | missing
+    state: str  # applied | pending | changed | missing | future
     applied_at: str | None
 
 
@@ -130,6 +131,9 @@ def plan_scripts(
     scriptset: ScriptSet, history: list[ledger.Entry], *, with_seeds: bool
 ) -> list[Script]:
     """Pending scripts in order; refuses a missing, changed or out-of-order migration."""
+    # Future migrations (the bundle is a prefix of the history) are not refused here:
+    # callers decide with ahead.enforce whether a database ahead of the bundle may be used.
+    history = ahead.known(scriptset, history)
     applied = {e.version: e for e in history if e.kind is Kind.MIGRATION}
     for version, entry in sorted(applied.items()):
         script = scriptset.migration(version)
@@ -166,7 +170,11 @@ def apply(target: ConnectionSettings, options: ApplyOptions, deadline: Deadline)
         session = _session(target, options, deadline)
     with closing(session), ledger.locked(session, deadline=deadline, wait_s=deadline.remaining()):
         history = ledger.read(session)
+        future = ahead.future_entries(scriptset, history)
+        ahead.enforce(target.database, scriptset, future, policy=options.on_future)
         pending = plan_scripts(scriptset, history, with_seeds=options.apply_seeds)
+        if future:  # a newer schema: nothing of this older build runs over it
+            pending = ahead.hold_back(pending)
         # Before anything is written: refuse pending migrations with unallowed lint findings.
         if any(s.kind is Kind.MIGRATION for s in pending):
             with timer.phase("lint"):
@@ -191,15 +199,23 @@ def apply(target: ConnectionSettings, options: ApplyOptions, deadline: Deadline)
             target.database,
             " (dry run: everything is rolled back)" if options.dry_run else "",
         )
+        applied: list[AppliedScript]
+        skipped: list[str]
         with timer.phase("apply"):
-            applied, report, skipped = _run(session, pending, expected, options, deadline)
+            if future:
+                applied, skipped = [], []
+                report = _verify_ahead(session, expected, options)
+            else:
+                applied, report, skipped = _run(session, pending, expected, options, deadline)
     version = max(
         [e.version for e in history if e.kind is Kind.MIGRATION]
         + [a.version for a in applied if a.kind == Kind.MIGRATION.value],
         default=None,
     )
-    for extra in report.extras:
+    for extra in () if future else report.extras:  # future migrations made the others
         log.warning("verification: %s (not in sql/%s)", extra, verify.EXPECTATIONS_FILE)
+    if future:
+        drift_count = len(report.problems)
     return Result(
         database=target.database,
         dry_run=options.dry_run,
@@ -214,6 +230,7 @@ def apply(target: ConnectionSettings, options: ApplyOptions, deadline: Deadline)
         undeclared=tuple(report.extras),
         not_rehearsed=tuple(skipped),
         timings_ms=timer.total(),
+        future=ahead.labels(future),
     )
 
 
@@ -290,7 +307,10 @@ def plan(target: ConnectionSettings, options: ApplyOptions, deadline: Deadline) 
         return plan_scripts(scriptset, [], with_seeds=options.apply_seeds)
     with closing(session):
         history = ledger.read(session)
-    return plan_scripts(scriptset, history, with_seeds=options.apply_seeds)
+    future = ahead.future_entries(scriptset, history)
+    ahead.enforce(target.database, scriptset, future, policy=options.on_future)
+    pending = plan_scripts(scriptset, history, with_seeds=options.apply_seeds)
+    return ahead.hold_back(pending) if future else pending
 
 
 def check(target: ConnectionSettings, options: ApplyOptions, deadline: Deadline) -> Result:
@@ -302,8 +322,10 @@ def check(target: ConnectionSettings, options: ApplyOptions, deadline: Deadline)
         session = _session(target, options, deadline, create=False)
     with closing(session):
         history = ledger.read(session)
+        future = ahead.future_entries(scriptset, history)
+        ahead.enforce(target.database, scriptset, future, policy=options.on_future)
         pending = plan_scripts(scriptset, history, with_seeds=False)
-        report = verify.check(session, expected)
+        report = verify.check(session, expected, subset=bool(future))
     problems = [f"{s.name} not applied" for s in pending] + report.problems
     if problems:
         raise VerificationFailedError(problems)
@@ -320,6 +342,7 @@ def check(target: ConnectionSettings, options: ApplyOptions, deadline: Deadline)
         recorded=_recorded(history, []),
         undeclared=tuple(report.extras),
         timings_ms=timer.total(),
+        future=ahead.labels(future),
     )
 
 
@@ -329,7 +352,9 @@ def status(
     """Every known script with its state, without refusing on drift (that is what it shows)."""
     scriptset = scripts.load(options.sql_dir)
     with closing(_session(target, options, deadline, create=False)) as session:
-        history = {(e.kind, e.version): e for e in ledger.read(session)}
+        entries = ledger.read(session)
+    future = {e.version for e in ahead.future_entries(scriptset, entries)}
+    history = {(e.kind, e.version): e for e in entries}
     rows: list[StatusRow] = []
     for script in scriptset.migrations + scriptset.seeds:
         entry = history.pop((script.kind, script.version), None)
@@ -344,7 +369,8 @@ def status(
         history.items(), key=lambda kv: (kv[0][0].value, kv[0][1])
     ):
         at = entry.applied_at.isoformat(timespec="seconds")
-        rows.append(StatusRow(kind.value, version, entry.script, "missing", at))
+        state = "future" if kind is Kind.MIGRATION and version in future else "missing"
+        rows.append(StatusRow(kind.value, version, entry.script, state, at))
     return rows
 
 
@@ -445,6 +471,20 @@ def _run(
     )
     assert report is not None
     return applied, report, skipped
+
+
+def _verify_ahead(
+    session: Session, expected: verify.SchemaShape, options: ApplyOptions
+) -> verify.Report:
+    """Nothing to apply over a newer schema: verify what this build declares, as a subset."""
+    # A declared object the future migrations changed only warns: failing cannot undo them,
+    # and it would leave a rollback stuck in UPDATE_ROLLBACK_FAILED.
+    with session.transaction(commit=not options.dry_run):
+        roles.set_passwords(session, options.role_passwords)
+        report = verify.check(session, expected, subset=True)
+    for problem in report.problems:
+        log.warning("verification (database ahead of this build): %s", problem)
+    return report
 
 
 def _batch(

@@ -75,6 +75,10 @@ class BaselineRefusedError(HistoryError):
         super().__init__(message)
 
 
+class FutureMigrationsError(HistoryError):
+    """The database records migrations newer than this build has (OnFutureMigrations=fail)."""
+
+
 class DriftConflictError(HistoryError):
     """The live schema drifted on objects that a pending migration alters (OnDrift=fail)."""
 

@@ -103,11 +103,18 @@ class SchemaResource:
         physical_id = identity(target)
         data = response.data(result)
         self._helper.Data.update(response.fit(data, self._envelope(event, physical_id)))
+        summary = "schema applied and verified"
+        if result.future:  # this build ran nothing, and a declared difference only warned
+            summary = (
+                f"database ahead of this build: nothing applied; declared schema checked, "
+                f"{result.drift_count} difference(s)"
+            )
         log.info(
-            "schema applied and verified",
+            summary,
             extra={
                 "applied": result.applied_versions,
                 "schema_version": data["SchemaVersion"],
+                "future_versions": data["FutureVersions"],
                 "timings_ms": timings | result.timings_ms,
             },
         )

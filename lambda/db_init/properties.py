@@ -12,6 +12,7 @@ from db_init.credentials import DbSecret
 from db_init.deadline import Deadline
 from db_init.errors import SettingsError
 from db_init.settings import (
+    FUTURE_POLICIES,
     ApplyOptions,
     ConnectionSettings,
     RolePassword,
@@ -44,6 +45,7 @@ KNOWN = frozenset(
         "AppRoleSecretArn",
         "AnalyticsRoleSecretArn",
         "OnDrift",
+        "OnFutureMigrations",
         "Migrations",
         "BaselineVersion",
     }
@@ -70,6 +72,9 @@ class ResourceProperties:
     require_tls: bool = True
     role_secret_arns: tuple[str, ...] = ()  # login roles whose passwords come from these secrets
     on_drift: str = "warn"
+    # Why "ignore" by default: a rollback sends the previous build, which lacks the newest
+    # migration; refusing it would leave the stack in UPDATE_ROLLBACK_FAILED.
+    on_future: str = "ignore"
     migrations: tuple[str, ...] | None = None  # the plan the template was synthesized with
     baseline_version: int | None = None
 
@@ -91,6 +96,11 @@ class ResourceProperties:
         on_drift = values.get("OnDrift", "warn")
         if on_drift not in ("warn", "fail"):
             raise SettingsError(f'OnDrift must be "warn" or "fail", got {on_drift[:20]!r}')
+        on_future = values.get("OnFutureMigrations", "ignore")
+        if on_future not in FUTURE_POLICIES:
+            raise SettingsError(
+                f'OnFutureMigrations must be "ignore" or "fail", got {on_future[:20]!r}'
+            )
         manifest = values.get("Migrations")
         if manifest is not None and not MANIFEST.fullmatch(manifest):
             raise SettingsError("Migrations must look like V001:5d06ebcf,V002:... (see manifest)")
@@ -119,6 +129,7 @@ class ResourceProperties:
             require_tls=parse_bool("RequireTls", values.get("RequireTls", "true")),
             role_secret_arns=tuple(values[name] for name in ROLE_SECRETS if name in values),
             on_drift=on_drift,
+            on_future=on_future,
             migrations=tuple(manifest.split(",")) if manifest else None,
             baseline_version=parse_version(baseline) if baseline else None,
             **timeouts,
@@ -162,6 +173,10 @@ class ResourceProperties:
             statement_timeout_ms=deadline.cap_ms(self.statement_timeout_ms),
             role_passwords=role_passwords,
             on_drift=self.on_drift,
+            on_future=self.on_future,
+            # Why the whole deadline, not a fixed budget: a new RDS Proxy target may take
+            # minutes to register; the deadline already keeps the margin to answer.
+            connect_budget_s=max(0.0, deadline.remaining()),
         )
 
 

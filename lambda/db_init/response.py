@@ -13,6 +13,7 @@ from db_init.errors import DbInitError
 MAX_REASON = 250
 MAX_RESPONSE_BYTES = 4096  # CloudFormation rejects larger custom resource responses
 _LABEL = re.compile(r"([VS])(\d+)")
+FUTURE_PARTS = 8  # FutureVersions names at most this many versions or runs (plus the newest)
 
 
 def data(result: Result) -> dict[str, str]:
@@ -25,7 +26,17 @@ def data(result: Result) -> dict[str, str]:
         "TriggerCount": str(result.trigger_count),
         "Checksum": result.checksum,
         "DriftCount": str(result.drift_count),
+        # recorded migrations newer than this build (a rollback, an older build): "" when none
+        "FutureVersions": future_versions(result.future),
     }
+
+
+def future_versions(labels: tuple[str, ...]) -> str:
+    """`V004-V006,V009`; a long list keeps its first runs and its newest: `V004,...,V950`."""
+    parts = _ranges(",".join(labels)).split(",") if labels else []
+    if len(parts) <= FUTURE_PARTS:
+        return ",".join(parts)
+    return ",".join([*parts[: FUTURE_PARTS - 1], "...", parts[-1]])
 
 
 def reason(error: BaseException, *, request_id: str) -> str:

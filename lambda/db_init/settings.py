@@ -15,6 +15,9 @@ _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 PACKAGE_DIR = Path(__file__).resolve().parent
 APPLICATION_NAME = "shoppulse-db"
 DRIFT_POLICIES = ("warn", "fail", "off")
+# what to do when the database records migrations newer than the bundle (a rollback, an older
+# build): "ignore" applies nothing and verifies what the bundle declares; "fail" refuses
+FUTURE_POLICIES = ("ignore", "fail")
 
 
 @dataclass(frozen=True)
@@ -78,10 +81,13 @@ class ApplyOptions:
     on_drift: str = "warn"
     # the pre-apply lint: PostgreSQL version and rules switched off (pyproject.toml)
     lint: LintSettings = field(default_factory=LintSettings)
+    on_future: str = "ignore"
 
     def __post_init__(self) -> None:
         if self.on_drift not in DRIFT_POLICIES:
             raise SettingsError(f"on-drift must be one of {', '.join(DRIFT_POLICIES)}")
+        if self.on_future not in FUTURE_POLICIES:
+            raise SettingsError(f"on-future must be one of {', '.join(FUTURE_POLICIES)}")
 
 
 def default_sql_dir() -> Path:

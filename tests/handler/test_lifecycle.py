@@ -16,6 +16,7 @@ DATA_KEYS = {
     "TriggerCount",
     "Checksum",
     "DriftCount",
+    "FutureVersions",
 }
 NEW_TABLE = """-- a new table; verification reports it as undeclared, which does not fail a run
 CREATE TABLE store_notes (note_id bigint PRIMARY KEY, body text NOT NULL);

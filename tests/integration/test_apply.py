@@ -163,6 +163,8 @@ def test_missing_applied_migration_is_refused(
     _declare_sales_channel(sql_dir)
     engine.apply(target, options, deadline)
     before = snapshot(pg_server, target)
+    # A gap: V902 gone from below the newest file (were V902 the newest, it would be "future").
+    add_migration(sql_dir, "V903__later.sql", "SELECT 1;\n")
     (sql_dir / "migrations" / "V902__orders_sales_channel.sql").unlink()
 
     with pytest.raises(MissingMigrationError, match=r"V902__orders_sales_channel\.sql was applied"):

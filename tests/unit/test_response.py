@@ -39,6 +39,7 @@ def test_data_are_strings_and_list_the_whole_history() -> None:
         "TriggerCount": "8",
         "Checksum": "c" * 64,
         "DriftCount": "0",
+        "FutureVersions": "",
     }
 
 
