@@ -108,9 +108,18 @@ class DeadlineExceededError(DbInitError):
 class SqlError(DbInitError):
     """PostgreSQL rejected a statement; names the file, line and SQLSTATE."""
 
-    def __init__(self, message: str, *, sqlstate: str | None, where: str | None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        sqlstate: str | None,
+        where: str | None,
+        server_fields: dict[str, str] | None = None,
+    ) -> None:
         self.sqlstate = sqlstate
         self.where = where
+        # every ErrorResponse field by name (detail, hint, context, ...), in full, for JSON/logs
+        self.server_fields = dict(server_fields or {})
         super().__init__(f"{where}: {message}" if where else message)
 
 
@@ -121,13 +130,18 @@ class MigrationFailedError(SqlError):
 class VerificationFailedError(DbInitError):
     """The schema after applying does not match the declared expectations."""
 
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(self, problems: list[str], *, kept: tuple[str, ...] = ()) -> None:
         self.problems = problems
         shown = "; ".join(problems[:3])
         more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
+        committed = (
+            f"nothing after {kept[-1]} was committed ({', '.join(kept)} were, earlier in this run)"
+            if kept
+            else "nothing was committed"
+        )
         super().__init__(
             f"schema does not match sql/expected_schema.toml: {shown}{more}; "
-            "nothing was committed -- fix the migration or the expectations"
+            f"{committed} -- fix the migration or the expectations"
         )
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from db_init import scripts
+from db_init import scripts, transaction_rules
 from db_init.errors import NonTransactionalStatementError, ScriptError
 from db_init.scripts import Kind
 
@@ -67,7 +67,7 @@ def test_line_of_maps_server_position_to_file_line() -> None:
     ],
 )
 def test_statements_that_cannot_run_in_a_transaction_are_detected(sql: str) -> None:
-    assert scripts.needs_autocommit(_split(sql)[0].words)
+    assert transaction_rules.needs_autocommit(_split(sql)[0])
 
 
 @pytest.mark.parametrize(
@@ -79,7 +79,7 @@ def test_statements_that_cannot_run_in_a_transaction_are_detected(sql: str) -> N
     ],
 )
 def test_ordinary_statements_are_transactional(sql: str) -> None:
-    assert not scripts.needs_autocommit(_split(sql)[0].words)
+    assert not transaction_rules.needs_autocommit(_split(sql)[0])
 
 
 def test_unmarked_file_with_concurrent_index_is_refused_with_how_to_mark(tmp_path: Path) -> None:
