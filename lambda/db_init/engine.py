@@ -460,10 +460,12 @@ def _kept(applied: list[AppliedScript]) -> tuple[str, ...]:
     return tuple(_label(a.kind, a.version) for a in applied)
 
 
-def _not_committed(kept: tuple[str, ...]) -> str:
+def _not_committed(
+    kept: tuple[str, ...], *, none: str = "nothing from this run was committed"
+) -> str:
     """What a failure leaves, said exactly: earlier commits of this run stay."""
     if not kept:
-        return "nothing from this run was committed"
+        return none
     return (
         f"{', '.join(kept)} were committed earlier in this run and stay applied; "
         "nothing after them was committed"
@@ -575,7 +577,8 @@ def _statement_failure(
     fields = server_error(error)
     if fields is None:
         mapped = as_error(error)
-        return ConnectError(f"{where}:{statement.line}: {mapped}; {_not_committed(kept)}")
+        left = _not_committed(kept, none="nothing was committed")
+        return ConnectError(f"{where}:{statement.line}: {mapped}; {left}")
     location = error_lines.locate(script, statement, fields)
     if fields.sqlstate == "57014" and deadline.remaining() < 1:
         return DeadlineExceededError(

@@ -21,6 +21,7 @@ _QUOTED_NAME = re.compile(r'"[^"]*(?:""[^"]*)*"')
 _COMMENT_EDGE = re.compile(r"/\*|\*/")
 _NEWLINE = re.compile(r"[\r\n]")  # a -- comment ends at either, as in PostgreSQL's lexer
 _SPACE = " \t\n\r\f\v"  # PostgreSQL's whitespace (a no-break space is a letter to it)
+_PARENS = re.compile(r"[()]")
 _BODY_TOKEN = re.compile(r"[()]|" + _WORD.pattern)
 _COPY_END = re.compile(r"^\\\.\r?$", re.MULTILINE)
 _META_COMMAND = re.compile(r"\\[^\s\\;]*")
@@ -87,6 +88,7 @@ class _Splitter:
         """Every statement in order."""
         text, n = self.text, len(self.text)
         search = _SPECIAL.search
+        carriage_returns = "\r" in text
         i = 0
         start: int | None = None  # first significant character of the statement
         masked: list[str] = []  # the statement's code with literals and comments blanked out
@@ -101,14 +103,20 @@ class _Splitter:
                     if stripped:
                         start = end - len(stripped)
                 masked.append(segment)
-                if "(" in segment or ")" in segment:
+                if ")" in segment:
                     depth = _paren_depth(segment, depth)
+                elif "(" in segment:
+                    depth += segment.count("(")
             if special is None:
                 break
             mark, i = special.group(), end
             if mark == "--":
-                newline = _NEWLINE.search(text, i)
-                i = newline.start() if newline else n
+                if carriage_returns:
+                    newline = _NEWLINE.search(text, i)
+                    i = newline.start() if newline else n
+                else:
+                    i = text.find("\n", i)
+                    i = n if i < 0 else i
             elif mark == "/*":
                 i = self._skip_block_comment(i)
                 masked.append(" ")
@@ -120,7 +128,7 @@ class _Splitter:
                     masked.append(";")
                     continue
                 code = "".join(masked)
-                words = tuple(w.upper() for w in _WORD.findall(code))
+                words = tuple(_WORD.findall(code.upper()))
                 if _inside_routine_body(words, code):
                     masked.append(";")
                     continue
@@ -137,8 +145,7 @@ class _Splitter:
                     start = i
                 i = self._skip_literal(i, mark, masked)
         if start is not None:
-            code = "".join(masked)
-            words = tuple(w.upper() for w in _WORD.findall(code))
+            words = tuple(_WORD.findall("".join(masked).upper()))
             statement = self._statement(start, n, words)
             if statement.copies_from_stdin:
                 statement = _replace_copy(statement, "", statement.line + 1)
@@ -239,12 +246,12 @@ def _paren_depth(segment: str, depth: int) -> int:
     opened, closed = segment.count("("), segment.count(")")
     if closed <= depth:
         return depth + opened - closed
-    for ch in segment:
-        if ch == "(":
-            depth += 1
-        elif ch == ")" and depth:
-            depth -= 1
-    return depth
+    # Matched pairs never reach below where they start: drop them, and `)))(((` remains.
+    parens = "".join(_PARENS.findall(segment))
+    while "()" in parens:
+        parens = parens.replace("()", "")
+    unmatched_closing = parens.count(")")
+    return max(depth - unmatched_closing, 0) + len(parens) - unmatched_closing
 
 
 def _inside_routine_body(words: tuple[str, ...], code: str) -> bool:

@@ -34,10 +34,17 @@ def test_begin_atomic_body_is_one_statement_and_case_end_does_not_close_it() -> 
 
 
 @pytest.mark.parametrize(
-    "head", ["CREATE PROCEDURE p()", "create or replace procedure p()", "CREATE OR REPLACE FUNCTION f() RETURNS void"]
+    "head",
+    [
+        "CREATE PROCEDURE p()",
+        "create or replace procedure p()",
+        "CREATE OR REPLACE FUNCTION f() RETURNS void",
+    ],
 )
 def test_begin_atomic_in_every_routine_form(head: str) -> None:
-    text = f"{head} LANGUAGE sql BEGIN ATOMIC INSERT INTO t VALUES (1); DELETE FROM t; END; SELECT 1"
+    text = (
+        f"{head} LANGUAGE sql BEGIN ATOMIC INSERT INTO t VALUES (1); DELETE FROM t; END; SELECT 1"
+    )
     assert len(_sql(text)) == 2
 
 
@@ -59,8 +66,10 @@ def test_semicolons_inside_parentheses_do_not_split_a_rule() -> None:
     assert statements[0].sql.endswith("NOTIFY orders\n)")
 
 
-def test_a_stray_closing_parenthesis_does_not_hide_the_next_semicolon() -> None:
+def test_a_stray_closing_parenthesis_is_ignored_as_psql_ignores_it() -> None:
     assert _sql("SELECT 1); SELECT 2;") == ["SELECT 1)", "SELECT 2"]
+    # psql never counts below zero: `) (` leaves one parenthesis open, holding the `;`
+    assert _sql("SELECT 1) (; SELECT 2); SELECT 3") == ["SELECT 1) (; SELECT 2)", "SELECT 3"]
 
 
 @pytest.mark.parametrize("tag", ["$$", "$fn$", "$é$", "$_x9$", "$ÄÖ_1$"])
@@ -126,11 +135,7 @@ def test_a_file_that_leaves_standard_conforming_strings_off_is_refused() -> None
 
 
 def test_nested_block_comments_and_line_comments_hide_semicolons() -> None:
-    text = (
-        "/* outer; /* inner; */ still; */ SELECT 1; -- no; split\n"
-        "SELECT /* ; */ 2 --;\n"
-        ";"
-    )
+    text = "/* outer; /* inner; */ still; */ SELECT 1; -- no; split\nSELECT /* ; */ 2 --;\n;"
     statements = _split(text)
     assert [s.sql for s in statements] == ["SELECT 1", "SELECT /* ; */ 2 --;"]
     assert [s.line for s in statements] == [1, 2]

@@ -37,9 +37,7 @@ _escape_string = st.text(alphabet="ab ;'\"\\\n", max_size=10).map(
 _unicode_string = st.text(alphabet="ab ;'", max_size=8).map(
     lambda s: "U&'" + s.replace("'", "''") + "'"
 )
-_dollar_string = st.tuples(_tag, _chunk).map(
-    lambda tc: tc[0] + tc[1].replace("$", "") + tc[0]
-)
+_dollar_string = st.tuples(_tag, _chunk).map(lambda tc: tc[0] + tc[1].replace("$", "") + tc[0])
 _quoted_name = st.text(alphabet="ab ;'\"$é", min_size=1, max_size=8).map(
     lambda s: '"' + s.replace('"', '""') + '"'
 )
@@ -77,7 +75,9 @@ def _statement(draw: st.DrawFn) -> str:
             f"BEGIN ATOMIC {body}; SELECT CASE WHEN true THEN 1 ELSE 2 END; END"
         )
     if kind == 2:
-        inner = "; ".join(f"INSERT INTO log VALUES ({v})" for v in draw(st.lists(_literal, max_size=3)))
+        inner = "; ".join(
+            f"INSERT INTO log VALUES ({v})" for v in draw(st.lists(_literal, max_size=3))
+        )
         return f"CREATE RULE r AS ON INSERT TO {draw(_name)} DO ALSO ({inner}{gap}; NOTIFY c)"
     if kind == 3:
         tag = draw(_tag)
