@@ -562,6 +562,7 @@ def _fail(args: argparse.Namespace, error: DbInitError) -> int:
                         "kind": error.kind,
                         "sqlstate": error.sqlstate,
                         "message": str(error),
+                        "server": error.server_fields(),
                     },
                 }
             )

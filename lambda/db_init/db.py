@@ -150,24 +150,30 @@ class Session:
         below socket buffer sizes, so neither side can block the other). Each statement keeps its
         own statement_timeout and its own error; after a failure the replies already in flight
         are drained (inside a transaction they fail with 25P02) and nothing more is sent.
-        `copy_rows` holds the rows of COPY ... FROM STDIN statements by index: such a statement
-        ends its window (the server reads nothing else until its rows are in).
+        `copy_rows` holds the rows of COPY ... FROM STDIN statements by index: each runs on its
+        own once the replies before it are in (the server reads nothing else during a COPY).
         Raises StatementFailedError with the index of the first failing statement.
         """
         connection = self._connection
         copies = copy_rows or {}
         start = 0
         while start < len(statements):
+            if start in copies:
+                try:  # pg8000's COPY runs through the extended protocol, which ends with a Sync
+                    connection.run(statements[start], stream=io.StringIO(copies[start]))
+                except (DatabaseError, InterfaceError, OSError) as error:
+                    raise StatementFailedError(start, error) from error
+                start += 1
+                continue
             end, size = start, 0
             while (
                 end < len(statements)
+                and end not in copies
                 and end - start < _WINDOW_STATEMENTS
                 and (end == start or size + len(statements[end]) <= _WINDOW_BYTES)
             ):
                 size += len(statements[end])
                 end += 1
-                if end - 1 in copies:
-                    break
             try:
                 for sql in statements[start:end]:
                     connection.send_QUERY(sql)
@@ -176,10 +182,8 @@ class Session:
                 raise StatementFailedError(start, error) from error
             failure: StatementFailedError | None = None
             for index in range(start, end):
-                rows = copies.get(index)
-                stream = None if rows is None else io.StringIO(rows)
                 try:
-                    connection.handle_messages(pg8000.core.Context(statements[index], stream))
+                    connection.handle_messages(pg8000.core.Context(statements[index]))
                 except DatabaseError as error:
                     failure = failure or StatementFailedError(index, error)
                 except (InterfaceError, OSError) as error:

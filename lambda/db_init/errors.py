@@ -27,6 +27,10 @@ class DbInitError(Exception):
         """The class name, which starts every CloudFormation Reason."""
         return type(self).__name__
 
+    def server_fields(self) -> dict[str, str]:
+        """PostgreSQL's error fields by name (detail, hint, context, ...), in full; {} if none."""
+        return {}
+
     def one_line(self) -> str:
         """`Kind [SQLSTATE]: message` on one line."""
         state = f" [{self.sqlstate}]" if self.sqlstate else ""
@@ -118,9 +122,12 @@ class SqlError(DbInitError):
     ) -> None:
         self.sqlstate = sqlstate
         self.where = where
-        # every ErrorResponse field by name (detail, hint, context, ...), in full, for JSON/logs
-        self.server_fields = dict(server_fields or {})
+        self._server_fields = dict(server_fields or {})
         super().__init__(f"{where}: {message}" if where else message)
+
+    def server_fields(self) -> dict[str, str]:
+        """Every ErrorResponse field by name, in full (the one-line message shortens CONTEXT)."""
+        return dict(self._server_fields)
 
 
 class MigrationFailedError(SqlError):
