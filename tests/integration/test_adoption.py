@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -58,7 +59,7 @@ def _schema(server: LocalServer, settings: ConnectionSettings) -> str:
 
 
 @pytest.fixture
-def by_psql(admin: ConnectionSettings) -> ConnectionSettings:
+def by_psql(admin: ConnectionSettings) -> Iterator[ConnectionSettings]:
     """A second empty database, for psql."""
     name = postgres.new_database_name()
     postgres.query(admin, f'CREATE DATABASE "{name}"')
