@@ -49,7 +49,7 @@ synth: $(VENV)/.dev-installed node_modules/.installed  ## cdk synth + cfn-lint f
 test: lint typecheck synth  ## ruff, mypy, every test suite, cdk synth + cfn-lint per environment
 	$(BIN)/pytest
 
-BENCHMARKS := apply_vs_psql noop_update cold_start migration_under_load load_vs_psql_copy queries_at_scale
+BENCHMARKS := apply_vs_psql noop_update cold_start migration_under_load load_vs_psql_copy queries_at_scale splitter_speed
 
 bench: $(VENV)/.dev-installed  ## benchmarks that print ratios (never part of make test)
 	for name in $(BENCHMARKS); do echo "== $$name"; $(BIN)/python -m bench.$$name; done

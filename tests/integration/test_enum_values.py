@@ -69,7 +69,9 @@ def test_plan_says_where_the_run_commits(target: ConnectionSettings, sql_dir: Pa
     base = [sys.executable, "-m", "db_init", "plan", "--sql-dir", str(sql_dir)]
     text = subprocess.run(base, capture_output=True, text=True, env=env, check=True).stdout
     (line,) = [ln for ln in text.splitlines() if "V902" in ln]
-    assert line.endswith("(ALTER TYPE ... ADD VALUE: the run commits after this file)")
+    suffix = "migrations/V902__express_delivery.sql  (ALTER TYPE ... ADD VALUE: the run commits after this file)"
+    assert line.endswith(suffix)
+    assert suffix in (REPO / "docs" / "sql.md").read_text()
     data = json.loads(
         subprocess.run(
             [*base, "--json"], capture_output=True, text=True, env=env, check=True
@@ -96,9 +98,12 @@ def test_failure_after_the_commit_says_what_stays_applied(
         engine.apply(target, options, deadline)
     # THEN the message names the failure and exactly what was committed before it
     message = str(failed.value)
-    assert message.startswith("migrations/V903__delivery_options.sql:3: duplicate key value")
-    assert "V901, V902 were committed earlier in this run and stay applied" in message
-    assert "nothing from this run was committed" not in message
+    assert message == (
+        "migrations/V903__delivery_options.sql:3: duplicate key value violates unique constraint "
+        '"delivery_options_pkey" (Key (name)=(next day) already exists); fix the file; V901, V902 '
+        "were committed earlier in this run and stay applied; nothing after them was committed"
+    )
+    assert message in (REPO / "docs" / "sql.md").read_text()
     # AND the database holds V901-V902 (recorded), nothing of V903
     assert snapshot(pg_server, target) != before
     assert _history(target)[-2:] == [901, 902]

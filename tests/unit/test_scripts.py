@@ -232,3 +232,13 @@ def test_files_adding_enum_values_are_known_before_running(tmp_path: Path) -> No
     _write(tmp_path, "V002__b.sql", "ALTER TYPE t ADD ATTRIBUTE value int;")
     first, second = scripts.load(tmp_path).migrations
     assert first.adds_enum_values and not second.adds_enum_values
+
+
+def test_the_documented_meta_command_refusal_is_what_loading_says(tmp_path: Path) -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "sql.md").read_text()
+    _write(tmp_path / "sql", "V001__a.sql", "CREATE TABLE t (a int);\n\\set tenant 42\n")
+    with pytest.raises(ScriptError) as refused:
+        scripts.load(tmp_path / "sql")
+    shown = str(refused.value).replace(str(tmp_path) + "/", "")
+    assert shown.startswith("sql/migrations/V001__a.sql:2: `\\set` is a psql meta-command")
+    assert shown in docs
