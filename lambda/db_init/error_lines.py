@@ -27,9 +27,7 @@ class Location:
 
 
 def locate(script: Script, statement: Statement, error: ServerError) -> Location:
-    """The line that failed: a PL/pgSQL line of a DO block or routine of this file, a COPY row,
-    the server's character position, or else the statement's first line.
-    """
+    """The failing line: of a DO block or routine of this file, a COPY row, or the position."""
     routine = _PLPGSQL.search(error.context or "")
     if routine is not None:
         found = _routine_line(script, statement, routine["routine"], int(routine["line"]))

@@ -58,9 +58,9 @@ class Statement:
 
 
 def split_statements(text: str, path: Path) -> Iterator[Statement]:
-    """Split SQL where psql sends a statement: top-level `;` outside literals, parentheses and
-    `BEGIN ... END` bodies of CREATE FUNCTION/PROCEDURE; COPY FROM stdin rows go with their COPY.
-    """
+    """Statements where psql would send them; COPY FROM stdin rows go with their COPY."""
+    # A statement ends at a `;` outside literals, comments, parentheses and the BEGIN ... END
+    # body of CREATE FUNCTION/PROCEDURE.
     return _Splitter(text, path).statements()
 
 
@@ -255,9 +255,8 @@ def _paren_depth(segment: str, depth: int) -> int:
 
 
 def _inside_routine_body(words: tuple[str, ...], code: str) -> bool:
-    """psql's rule: in CREATE [OR REPLACE] FUNCTION/PROCEDURE, BEGIN ... END (and CASE ... END
-    within it) outside parentheses hold their `;`.
-    """
+    """psql's rule: BEGIN ... END of CREATE [OR REPLACE] FUNCTION/PROCEDURE holds its `;`."""
+    # Counted outside parentheses only; CASE ... END nests inside a BEGIN, as psql counts it.
     if words[:2] not in _ROUTINE_HEAD and words[:4] not in _ROUTINE_REPLACE_HEAD:
         return False
     begin_depth = paren_depth = 0
@@ -293,9 +292,8 @@ def _is_name_char(text: str, i: int) -> bool:
 
 
 def _continues_name(text: str, i: int) -> bool:
-    """True when the `$` at i is inside a name (x$$y): a letter is among the name characters
-    right before it. After digits alone (a number, or $1) a `$` starts a new token.
-    """
+    """True when the `$` at i is inside a name (x$$y): a letter comes right before it."""
+    # Only digits (a number, or $1) before it: the `$` starts a new token.
     j = i - 1
     while j >= 0 and _is_name_char(text, j):
         ch = text[j]

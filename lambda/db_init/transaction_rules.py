@@ -35,11 +35,9 @@ def is_transaction_control(statement: Statement) -> bool:
 
 
 def needs_autocommit(statement: Statement) -> bool:  # noqa: PLR0911 - one return per rule
-    """True for statements PostgreSQL refuses in a transaction block whatever the database holds.
-
-    State-dependent refusals (DROP SUBSCRIPTION of one with a slot, CLUSTER of a partitioned
-    table) are left to the server, whose 25001 error then says so.
-    """
+    """True for statements PostgreSQL refuses in a transaction block whatever the database holds."""
+    # State-dependent refusals (DROP SUBSCRIPTION of one with a slot, CLUSTER of a partitioned
+    # table) are left to the server, whose 25001 error then comes with the fix.
     words = statement.words
     if not words:
         return False
