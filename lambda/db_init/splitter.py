@@ -200,9 +200,12 @@ class _Splitter:
         """Past the quoted string, quoted name or dollar-quoted body at i, masking it."""
         text = self.text
         if mark == "'":
-            escapes = not self.standard_strings or (
-                i > 0 and text[i - 1] in "eE" and not _is_name_char(text, i - 2)
-            )
+            if i > 0 and text[i - 1] in "eE" and not _is_name_char(text, i - 2):
+                escapes = True  # E'...'
+            elif i > 1 and text[i - 1] == "&" and text[i - 2] in "uU":
+                escapes = _is_name_char(text, i - 3) and not self.standard_strings
+            else:  # U&'...' never takes backslash escapes; others do when the file says so
+                escapes = not self.standard_strings
             found = (_ESCAPE_STRING if escapes else _PLAIN_STRING).match(text, i)
             if found is None:
                 raise ScriptError(f"{self.path}:{self.line(i)}: unterminated ' quote")

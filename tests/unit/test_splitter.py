@@ -129,6 +129,11 @@ def test_standard_conforming_strings_off_makes_backslash_escape_plain_strings() 
     ]
 
 
+def test_unicode_strings_never_take_backslash_escapes_as_in_psql() -> None:
+    text = "SET standard_conforming_strings = off; SELECT U&' \\' UESCAPE '!'; SELECT a&'\\';'; RESET ALL"
+    assert _sql(text)[1:3] == ["SELECT U&' \\' UESCAPE '!'", "SELECT a&'\\';'"]
+
+
 def test_a_file_that_leaves_standard_conforming_strings_off_is_refused() -> None:
     with pytest.raises(ScriptError, match=r"x.sql:2: standard_conforming_strings stays off"):
         _split("SELECT 1;\nSET SESSION standard_conforming_strings = of;\nSELECT 2;")
