@@ -92,7 +92,6 @@ class _Splitter:
         i = 0
         start: int | None = None  # first significant character of the statement
         masked: list[str] = []  # the statement's code with literals and comments blanked out
-        depth = 0  # parentheses, as psql counts them (never below zero)
         while True:
             special = search(text, i)
             end = special.start() if special else n
@@ -103,10 +102,6 @@ class _Splitter:
                     if stripped:
                         start = end - len(stripped)
                 masked.append(segment)
-                if ")" in segment:
-                    depth = _paren_depth(segment, depth)
-                elif "(" in segment:
-                    depth += segment.count("(")
             if special is None:
                 break
             mark, i = special.group(), end
@@ -124,12 +119,12 @@ class _Splitter:
                 i += 1
                 if start is None:
                     continue
-                if depth:
+                code = "".join(masked)  # literals and comments blanked: its parentheses are real
+                if "(" in code and _paren_depth(code):
                     masked.append(";")
                     continue
-                code = "".join(masked)
                 words = tuple(_WORD.findall(code.upper()))
-                if _inside_routine_body(words, code):
+                if words and words[0] == "CREATE" and _inside_routine_body(words, code):
                     masked.append(";")
                     continue
                 statement = self._statement(start, end, words)
@@ -244,17 +239,15 @@ def _replace_copy(statement: Statement, data: str, line: int) -> Statement:
     return Statement(statement.sql, statement.line, statement.words, data, line)
 
 
-def _paren_depth(segment: str, depth: int) -> int:
-    """Depth after `segment`; a `)` at depth 0 is ignored, as psql does."""
-    opened, closed = segment.count("("), segment.count(")")
-    if closed <= depth:
-        return depth + opened - closed
+def _paren_depth(code: str) -> int:
+    """Open parentheses at the end of `code`; a `)` at depth 0 is ignored, as psql does."""
+    if ")" not in code:
+        return code.count("(")
     # Matched pairs never reach below where they start: drop them, and `)))(((` remains.
-    parens = "".join(_PARENS.findall(segment))
+    parens = "".join(_PARENS.findall(code))
     while "()" in parens:
         parens = parens.replace("()", "")
-    unmatched_closing = parens.count(")")
-    return max(depth - unmatched_closing, 0) + len(parens) - unmatched_closing
+    return len(parens) - parens.count(")")
 
 
 def _inside_routine_body(words: tuple[str, ...], code: str) -> bool:
