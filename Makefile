@@ -72,7 +72,7 @@ checkov: synth $(CHECKOV_VENV)/.installed  ## checkov over every environment's s
 test: lint typecheck synth checkov pgbouncer  ## ruff, mypy, every test suite, synth + cfn-lint + checkov per env
 	$(BIN)/pytest
 
-BENCHMARKS := apply_vs_psql noop_update cold_start migration_under_load load_vs_psql_copy queries_at_scale tenant_transactions drift_vs_migra lint_vs_squawk
+BENCHMARKS := apply_vs_psql noop_update cold_start migration_under_load load_vs_psql_copy queries_at_scale tenant_transactions drift_vs_migra lint_vs_squawk splitter_speed
 
 $(VENV)/.bench-installed: $(VENV)/.dev-installed requirements-bench.txt
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements-bench.txt

@@ -172,7 +172,7 @@ def cmd_apply(args: argparse.Namespace) -> dict[str, Any] | None:
     else:
         print("nothing to apply: the database is up to date")
     for name in result.not_rehearsed:
-        print(f"not rehearsed (non-transactional): {name}")
+        print(f"not rehearsed (non-transactional, or after ALTER TYPE ... ADD VALUE): {name}")
     version = f"V{result.schema_version:03d}" if result.schema_version else "none"
     print(
         f"verified: schema version {version}, {result.table_count} tables, "
@@ -192,7 +192,13 @@ def cmd_plan(args: argparse.Namespace) -> dict[str, Any] | None:
             "target": target.description,
             "pending": [s.name for s in pending],
             "scripts": [
-                {"label": s.label, "kind": s.kind.value, "script": s.name, "checksum": s.checksum}
+                {
+                    "label": s.label,
+                    "kind": s.kind.value,
+                    "script": s.name,
+                    "checksum": s.checksum,
+                    "commits_after": s.adds_enum_values,
+                }
                 for s in pending
             ],
             "manifest": manifest.manifest_of(_options(args).sql_dir),
@@ -201,6 +207,8 @@ def cmd_plan(args: argparse.Namespace) -> dict[str, Any] | None:
         print("nothing pending")
     for script in pending:
         note = "" if script.transactional else "  (non-transactional: runs alone)"
+        if script.adds_enum_values:
+            note = "  (ALTER TYPE ... ADD VALUE: the run commits after this file)"
         print(
             f"pending {script.kind.value:9} {script.label} {script.checksum[:8]} "
             f"{script.path.parent.name}/{script.name}{note}"
@@ -565,6 +573,7 @@ def _fail(args: argparse.Namespace, error: DbInitError) -> int:
                         "kind": error.kind,
                         "sqlstate": error.sqlstate,
                         "message": str(error),
+                        "server": error.server_fields(),
                     },
                 }
             )

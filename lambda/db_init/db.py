@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import ssl
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pg8000.core
@@ -30,6 +31,26 @@ _WINDOW_STATEMENTS = 64
 _WINDOW_BYTES = 32 * 1024
 
 
+# ErrorResponse field codes and the names they carry in JSON output and logs.
+_FIELD_NAMES = {
+    "S": "severity",
+    "C": "sqlstate",
+    "M": "message",
+    "D": "detail",
+    "H": "hint",
+    "P": "position",
+    "p": "internal_position",
+    "q": "internal_query",
+    "W": "context",
+    "s": "schema",
+    "t": "table",
+    "c": "column",
+    "d": "datatype",
+    "n": "constraint",
+}
+_CONTEXT_SHOWN = 160  # characters of CONTEXT kept in the one-line message
+
+
 @dataclass(frozen=True)
 class ServerError:
     """The fields of a PostgreSQL ErrorResponse that we show."""
@@ -39,6 +60,29 @@ class ServerError:
     position: int | None
     detail: str | None
     hint: str | None
+    context: str | None = None
+    fields: dict[str, str] = field(default_factory=dict)  # every field, by name (for JSON/logs)
+
+    def summary(self, *, context: str | None = None) -> str:
+        """`message (detail); hint: ...; context: ...` on one line (context: the useful part)."""
+        text = self.message
+        if self.detail:
+            text += f" ({self.detail.rstrip('.')})"
+        if self.hint:
+            text += f"; hint: {self.hint.rstrip('.')}"
+        shown = self.useful_context() if context is None else context
+        if shown:
+            text += f"; {shown}"
+        return text
+
+    def useful_context(self) -> str:
+        """The innermost line of CONTEXT, shortened: where inside a routine or COPY it failed."""
+        if not self.context:
+            return ""
+        first = " ".join(self.context.splitlines()[0].split())
+        if len(first) > _CONTEXT_SHOWN:
+            first = first[: _CONTEXT_SHOWN - 3] + "..."
+        return f"context: {first}"
 
 
 def server_error(error: BaseException) -> ServerError | None:
@@ -49,14 +93,16 @@ def server_error(error: BaseException) -> ServerError | None:
         or not isinstance(error.args[0], dict)
     ):
         return None
-    fields: dict[str, str] = error.args[0]
-    position = fields.get("P")
+    raw: dict[str, str] = error.args[0]
+    position = raw.get("P")
     return ServerError(
-        sqlstate=fields.get("C"),
-        message=fields.get("M", "unknown error"),
+        sqlstate=raw.get("C"),
+        message=raw.get("M", "unknown error"),
         position=int(position) if position and position.isdigit() else None,
-        detail=fields.get("D"),
-        hint=fields.get("H"),
+        detail=raw.get("D"),
+        hint=raw.get("H"),
+        context=raw.get("W"),
+        fields={name: raw[code] for code, name in _FIELD_NAMES.items() if code in raw},
     )
 
 
@@ -96,21 +142,34 @@ class Session:
         """Run script text as written (simple query protocol, several statements allowed)."""
         self._connection.run(sql)
 
-    def execute_pipelined(self, statements: Sequence[str]) -> None:
+    def execute_pipelined(
+        self, statements: Sequence[str], copy_rows: Mapping[int, str] | None = None
+    ) -> None:
         """Run statements in order, each its own simple Query, without a round trip per statement.
 
         Up to a window of statements is sent before their replies are read (a window stays far
         below socket buffer sizes, so neither side can block the other). Each statement keeps its
         own statement_timeout and its own error; after a failure the replies already in flight
         are drained (inside a transaction they fail with 25P02) and nothing more is sent.
+        `copy_rows` holds the rows of COPY ... FROM STDIN statements by index: each runs on its
+        own once the replies before it are in (the server reads nothing else during a COPY).
         Raises StatementFailedError with the index of the first failing statement.
         """
         connection = self._connection
+        copies = copy_rows or {}
         start = 0
         while start < len(statements):
+            if start in copies:
+                try:  # pg8000's COPY runs through the extended protocol, which ends with a Sync
+                    connection.run(statements[start], stream=io.StringIO(copies[start]))
+                except (DatabaseError, InterfaceError, OSError) as error:
+                    raise StatementFailedError(start, error) from error
+                start += 1
+                continue
             end, size = start, 0
             while (
                 end < len(statements)
+                and end not in copies
                 and end - start < _WINDOW_STATEMENTS
                 and (end == start or size + len(statements[end]) <= _WINDOW_BYTES)
             ):
@@ -191,12 +250,9 @@ def as_error(error: BaseException, *, where: str | None = None) -> DbInitError:
             f"{fields.message}; check the user and password in the secret "
             "(it may just have rotated)"
         )
-    message = fields.message
-    if fields.detail:
-        message += f" ({fields.detail})"
-    if fields.hint:
-        message += f"; hint: {fields.hint}"
-    return SqlError(message, sqlstate=fields.sqlstate, where=where)
+    return SqlError(
+        fields.summary(), sqlstate=fields.sqlstate, where=where, server_fields=fields.fields
+    )
 
 
 def quote_identifier(name: str) -> str:

@@ -9,7 +9,7 @@ from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from db_init import ahead, drift, ledger, lint, roles, scripts, verify
+from db_init import ahead, drift, error_lines, ledger, lint, roles, scripts, verify
 from db_init.db import (
     Session,
     StatementFailedError,
@@ -46,6 +46,10 @@ _ADVICE = {
     "the lock timeout",
     "57014": "the statement ran past the statement timeout; raise it or make the migration cheaper",
     "42501": "the database user lacks a privilege this migration needs",
+    "55P04": "a value added by ALTER TYPE ... ADD VALUE is usable only once its transaction "
+    "commits: use it in a later file (the run commits after each file that adds enum values)",
+    "25001": "this statement cannot run inside a transaction: put it alone in a file whose "
+    "first line is `-- shoppulse:non-transactional`",
 }
 
 
@@ -450,8 +454,18 @@ def _run(
     skipped: list[str] = []
     batch: list[Script] = []
     for script in pending:
+        if options.dry_run and any(earlier.adds_enum_values for earlier in batch):
+            skipped.append(script.name)  # it may use enum values a rehearsal cannot commit
+            continue
         if script.transactional:
             batch.append(script)
+            if not script.adds_enum_values or options.dry_run or script is pending[-1]:
+                continue
+            # Later files may use the new enum values only once they are committed (55P04).
+            _batch(
+                session, batch, expected=None, options=options, deadline=deadline, applied=applied
+            )
+            batch = []
             continue
         if options.dry_run:
             skipped.append(script.name)
@@ -459,7 +473,7 @@ def _run(
         # Everything before a non-transactional migration is committed first; it then runs alone.
         _batch(session, batch, expected=None, options=options, deadline=deadline, applied=applied)
         batch = []
-        applied.append(_run_alone(session, script, options, deadline))
+        applied.append(_run_alone(session, script, options, deadline, kept=_kept(applied)))
     report = _batch(
         session,
         batch,
@@ -487,6 +501,23 @@ def _verify_ahead(
     return report
 
 
+def _kept(applied: list[AppliedScript]) -> tuple[str, ...]:
+    """Labels committed earlier in this run (a later failure does not undo them)."""
+    return tuple(_label(a.kind, a.version) for a in applied)
+
+
+def _not_committed(
+    kept: tuple[str, ...], *, none: str = "nothing from this run was committed"
+) -> str:
+    """What a failure leaves, said exactly: earlier commits of this run stay."""
+    if not kept:
+        return none
+    return (
+        f"{', '.join(kept)} were committed earlier in this run and stay applied; "
+        "nothing after them was committed"
+    )
+
+
 def _batch(
     session: Session,
     batch: list[Script],
@@ -501,6 +532,7 @@ def _batch(
     if not batch and expected is None:
         return None
     report: verify.Report | None = None
+    kept = _kept(applied)
     with session.transaction(commit=not options.dry_run):
         ledger.ensure(session)
         done: list[ledger.Applied] = []
@@ -508,7 +540,7 @@ def _batch(
             if deadline.at != float("inf"):  # keep each script inside the time budget
                 timeout_ms = deadline.cap_ms(options.statement_timeout_ms)
                 session.query(f"SET LOCAL statement_timeout = {timeout_ms}")
-            done.append(_run_script(session, script, deadline))
+            done.append(_run_script(session, script, deadline, kept=kept))
         ledger.record(session, *done)
         applied.extend(_applied(item) for item in done)
         if expected is not None:
@@ -516,19 +548,24 @@ def _batch(
             deadline.check("verifying the schema")
             report = verify.check(session, expected)
             if report.problems and not rehearse:
-                raise VerificationFailedError(report.problems)
+                raise VerificationFailedError(report.problems, kept=kept)
     return report
 
 
 def _run_alone(
-    session: Session, script: Script, options: ApplyOptions, deadline: Deadline
+    session: Session,
+    script: Script,
+    options: ApplyOptions,
+    deadline: Deadline,
+    *,
+    kept: tuple[str, ...],
 ) -> AppliedScript:
     """A non-transactional migration: its single statement in autocommit, then its record."""
     with session.transaction():
         ledger.ensure(session)
     session.query(f"SET statement_timeout = {deadline.cap_ms(options.statement_timeout_ms)}")
     try:
-        done = _run_script(session, script, deadline)
+        done = _run_script(session, script, deadline, kept=kept)
     finally:
         session.query(f"SET statement_timeout = {deadline.cap_ms(options.statement_timeout_ms)}")
     ledger.record(session, done)
@@ -540,17 +577,28 @@ def _applied(item: ledger.Applied) -> AppliedScript:
     return AppliedScript(script.kind.value, script.version, script.name, item.duration_ms)
 
 
-def _run_script(session: Session, script: Script, deadline: Deadline) -> ledger.Applied:
+def _run_script(
+    session: Session, script: Script, deadline: Deadline, *, kept: tuple[str, ...] = ()
+) -> ledger.Applied:
     """Run one file's statements (pipelined); the caller records it in the same transaction."""
     where = f"{script.path.parent.name}/{script.name}"
     deadline.check(f"applying {where}")
     log.info("applying %s", where, extra={"script": script.name})
     started = time.monotonic()
     try:
-        session.execute_pipelined([statement.sql for statement in script.statements])
+        session.execute_pipelined(
+            [statement.sql for statement in script.statements],
+            copy_rows={
+                index: statement.copy_data
+                for index, statement in enumerate(script.statements)
+                if statement.copy_data is not None
+            },
+        )
     except StatementFailedError as failed:
         statement = script.statements[failed.index]
-        raise _statement_failure(failed.error, script, statement, where, deadline) from failed.error
+        raise _statement_failure(
+            failed.error, script, statement, where, deadline, kept=kept
+        ) from failed.error
     duration_ms = round((time.monotonic() - started) * 1000)
     log.info("applied %s in %d ms", where, duration_ms, extra={"duration_ms": duration_ms})
     return ledger.Applied(script, duration_ms, allow_markers(script))
@@ -569,18 +617,23 @@ def _statement_failure(
     statement: scripts.Statement,
     where: str,
     deadline: Deadline,
+    *,
+    kept: tuple[str, ...] = (),
 ) -> Exception:
     fields = server_error(error)
     if fields is None:
         mapped = as_error(error)
-        return ConnectError(f"{where}:{statement.line}: {mapped}; nothing was committed")
-    line = script.line_of(statement, fields.position)
+        left = _not_committed(kept, none="nothing was committed")
+        return ConnectError(f"{where}:{statement.line}: {mapped}; {left}")
+    location = error_lines.locate(script, statement, fields)
     if fields.sqlstate == "57014" and deadline.remaining() < 1:
         return DeadlineExceededError(
-            f"{where}:{line}: stopped at the time budget; nothing from this run was committed"
+            f"{where}:{location.line}: stopped at the time budget; {_not_committed(kept)}"
         )
-    message = fields.message
-    advice = _ADVICE.get(fields.sqlstate or "", "fix the file; nothing from this run was committed")
+    advice = _ADVICE.get(fields.sqlstate or "", "fix the file")
     return MigrationFailedError(
-        f"{message}; {advice}", sqlstate=fields.sqlstate, where=f"{where}:{line}"
+        f"{fields.summary(context=location.context)}; {advice}; {_not_committed(kept)}",
+        sqlstate=fields.sqlstate,
+        where=f"{where}:{location.line}",
+        server_fields=fields.fields,
     )

@@ -27,6 +27,10 @@ class DbInitError(Exception):
         """The class name, which starts every CloudFormation Reason."""
         return type(self).__name__
 
+    def server_fields(self) -> dict[str, str]:
+        """PostgreSQL's error fields by name (detail, hint, context, ...), in full; {} if none."""
+        return {}
+
     def one_line(self) -> str:
         """`Kind [SQLSTATE]: message` on one line."""
         state = f" [{self.sqlstate}]" if self.sqlstate else ""
@@ -112,10 +116,22 @@ class DeadlineExceededError(DbInitError):
 class SqlError(DbInitError):
     """PostgreSQL rejected a statement; names the file, line and SQLSTATE."""
 
-    def __init__(self, message: str, *, sqlstate: str | None, where: str | None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        sqlstate: str | None,
+        where: str | None,
+        server_fields: dict[str, str] | None = None,
+    ) -> None:
         self.sqlstate = sqlstate
         self.where = where
+        self._server_fields = dict(server_fields or {})
         super().__init__(f"{where}: {message}" if where else message)
+
+    def server_fields(self) -> dict[str, str]:
+        """Every ErrorResponse field by name, in full (the one-line message shortens CONTEXT)."""
+        return dict(self._server_fields)
 
 
 class MigrationFailedError(SqlError):
@@ -125,13 +141,18 @@ class MigrationFailedError(SqlError):
 class VerificationFailedError(DbInitError):
     """The schema after applying does not match the declared expectations."""
 
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(self, problems: list[str], *, kept: tuple[str, ...] = ()) -> None:
         self.problems = problems
         shown = "; ".join(problems[:3])
         more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
+        committed = (
+            f"nothing after {kept[-1]} was committed ({', '.join(kept)} were, earlier in this run)"
+            if kept
+            else "nothing was committed"
+        )
         super().__init__(
             f"schema does not match sql/expected_schema.toml: {shown}{more}; "
-            "nothing was committed -- fix the migration or the expectations"
+            f"{committed} -- fix the migration or the expectations"
         )
 
 

@@ -202,7 +202,12 @@ class SchemaResource:
             log.error(
                 "failed: %s",
                 error.one_line(),
-                extra={"error": error.kind, "sqlstate": error.sqlstate, "timings_ms": timings},
+                extra={
+                    "error": error.kind,
+                    "sqlstate": error.sqlstate,
+                    "server": error.server_fields(),
+                    "timings_ms": timings,
+                },
             )
         else:
             log.exception("failed with an unexpected error", extra={"timings_ms": timings})

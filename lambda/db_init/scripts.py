@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
+from db_init import transaction_rules
 from db_init.errors import NonTransactionalStatementError, ScriptError
+from db_init.splitter import BOM, Statement, split_statements
+
+__all__ = ["Kind", "Script", "ScriptSet", "Statement", "load", "parse", "split_statements"]
 
 MIGRATION_NAME = re.compile(r"V(?P<version>\d{1,9})__(?P<description>[A-Za-z0-9_]+)\.sql")
 SEED_NAME = re.compile(r"S(?P<version>\d{1,9})__(?P<description>[A-Za-z0-9_]+)\.sql")
 NON_TRANSACTIONAL_MARKER = re.compile(r"^\s*--\s*shoppulse:non-transactional\s*$", re.MULTILINE)
-_DOLLAR_TAG = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$")
-_WORD = re.compile(r"[A-Za-z_]+")
-_SPECIAL = re.compile(r"--|/\*|[;'\"$]")
-_TRANSACTION_CONTROL = {"BEGIN", "COMMIT", "ROLLBACK", "START", "END", "ABORT", "SAVEPOINT"}
 
 
 class Kind(Enum):
@@ -25,15 +24,6 @@ class Kind(Enum):
 
     MIGRATION = "migration"
     SEED = "seed"
-
-
-@dataclass(frozen=True)
-class Statement:
-    """One SQL statement and the 1-based line of the file where it starts."""
-
-    sql: str
-    line: int
-    words: tuple[str, ...]  # upper-case keywords outside strings and comments
 
 
 @dataclass(frozen=True)
@@ -58,6 +48,11 @@ class Script:
     def label(self) -> str:
         """`V001` / `S002`."""
         return f"{'V' if self.kind is Kind.MIGRATION else 'S'}{self.version:03d}"
+
+    @property
+    def adds_enum_values(self) -> bool:
+        """ALTER TYPE ... ADD VALUE: the run commits after this file so later files can use it."""
+        return any(transaction_rules.adds_enum_value(s) for s in self.statements)
 
     def line_of(self, statement: Statement, position: int | None) -> int:
         """File line of a 1-based character `position` inside `statement`."""
@@ -128,16 +123,16 @@ def parse(path: Path, kind: Kind, version: int, description: str) -> Script:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
         raise ScriptError(f"{path}: not UTF-8 (byte {error.start})") from None
+    text = text.removeprefix(BOM)  # an editor's byte-order mark is not SQL (lines stay the same)
     transactional = not NON_TRANSACTIONAL_MARKER.search(text)
+    # A file of comments only is a valid step of a history (psql runs it): recorded, runs nothing.
     statements = tuple(split_statements(text, path))
-    if not statements:
-        raise ScriptError(f"{path}: contains no SQL statement")
     for statement in statements:
-        _check_statement(path, statement, transactional=transactional)
+        _check_statement(path, kind, statement, transactional=transactional)
     if not transactional:
         if kind is Kind.SEED:
             raise ScriptError(f"{path}: seeds always run in a transaction; remove the marker")
-        if len(statements) != 1:
+        if len(statements) > 1:
             raise ScriptError(
                 f"{path}:{statements[1].line}: a non-transactional migration must hold exactly "
                 "one statement (a failure must not leave half of it applied); split the file"
@@ -154,134 +149,21 @@ def parse(path: Path, kind: Kind, version: int, description: str) -> Script:
     )
 
 
-def _check_statement(path: Path, statement: Statement, *, transactional: bool) -> None:
+def _check_statement(path: Path, kind: Kind, statement: Statement, *, transactional: bool) -> None:
     words = statement.words
-    if words and words[0] in _TRANSACTION_CONTROL:
+    if transaction_rules.is_transaction_control(statement):
+        shown = " ".join(words[:2]) if words[0] == "PREPARE" else words[0]
         raise ScriptError(
-            f"{path}:{statement.line}: {words[0]} is not allowed in a migration; "
+            f"{path}:{statement.line}: {shown} is not allowed in a {kind.value}; "
             "the engine wraps each file in its own transaction"
         )
-    if transactional and needs_autocommit(words):
+    if transactional and transaction_rules.needs_autocommit(statement):
         raise NonTransactionalStatementError(
             f"{path}:{statement.line}: `{' '.join(words[:4])}` cannot run inside a transaction; "
             "put it alone in its own file whose first line is `-- shoppulse:non-transactional`"
         )
-
-
-def needs_autocommit(words: tuple[str, ...]) -> bool:
-    """True for statements PostgreSQL refuses to run inside a transaction block."""
-    head = words[:3]
-    if head[:1] in (("VACUUM",),) or head[:2] in (
-        ("CREATE", "DATABASE"),
-        ("DROP", "DATABASE"),
-        ("CREATE", "TABLESPACE"),
-        ("DROP", "TABLESPACE"),
-        ("ALTER", "SYSTEM"),
-        ("CREATE", "SUBSCRIPTION"),
-        ("DROP", "SUBSCRIPTION"),
-    ):
-        return True
-    if head[:1] == ("REINDEX",) and (
-        "CONCURRENTLY" in words or (len(words) > 1 and words[1] in ("DATABASE", "SYSTEM"))
-    ):
-        return True
-    concurrent_index = head[:1] in (("CREATE",), ("DROP",)) and "INDEX" in words[:3]
-    detach = head[:2] == ("ALTER", "TABLE") and "DETACH" in words
-    return (concurrent_index or detach) and "CONCURRENTLY" in words
-
-
-def split_statements(text: str, path: Path) -> Iterator[Statement]:
-    """Split SQL on top-level semicolons, honouring quotes, dollar quotes and comments."""
-    i, n = 0, len(text)
-    start: int | None = None  # index of the first significant character of the statement
-    masked: list[str] = []  # the statement's code with strings and comments blanked out
-    while True:
-        special = _SPECIAL.search(text, i)
-        end = special.start() if special else n
-        segment = text[i:end]
-        if start is None and segment.strip():
-            start = i + len(segment) - len(segment.lstrip())
-        masked.append(segment)
-        if special is None:
-            break
-        mark, i = special.group(), end
-        if mark == "--":
-            newline = text.find("\n", i)
-            i = n if newline < 0 else newline
-            continue
-        if mark == "/*":
-            i = _skip_block_comment(text, i, path)
-            masked.append(" ")
-            continue
-        if mark == ";":
-            if start is not None:
-                yield _statement(text, start, i, masked)
-            start, masked = None, []
-            i += 1
-            continue
-        if start is None:
-            start = i
-        i, mask = _skip_literal(text, i, mark, path)
-        masked.append(mask)
-    if start is not None:
-        yield _statement(text, start, n, masked)
-
-
-def _skip_literal(text: str, i: int, mark: str, path: Path) -> tuple[int, str]:
-    """Past the quoted string, identifier or dollar-quoted body at i; and what masks it."""
-    if mark == "'":
-        backslash_escapes = i > 0 and text[i - 1] in "eE" and not _is_word_char(text, i - 2)
-        return _skip_quoted(text, i, "'", path, backslash_escapes=backslash_escapes), " '' "
-    if mark == '"':
-        return _skip_quoted(text, i, '"', path, backslash_escapes=False), ' "" '
-    # "$": a dollar quote, or part of a name / positional parameter
-    tag = None if _is_word_char(text, i - 1) else _DOLLAR_TAG.match(text, i)
-    if tag is None:
-        return i + 1, "$"
-    close = text.find(tag.group(), tag.end())
-    if close < 0:
-        raise ScriptError(f"{path}:{_line(text, i)}: unterminated {tag.group()} quote")
-    return close + len(tag.group()), " $$ "
-
-
-def _statement(text: str, start: int, end: int, masked: list[str]) -> Statement:
-    words = tuple(w.upper() for w in _WORD.findall("".join(masked)))
-    return Statement(sql=text[start:end].rstrip(), line=_line(text, start), words=words)
-
-
-def _skip_block_comment(text: str, i: int, path: Path) -> int:
-    depth, j = 0, i
-    while j < len(text):
-        if text.startswith("/*", j):
-            depth, j = depth + 1, j + 2
-        elif text.startswith("*/", j):
-            depth, j = depth - 1, j + 2
-            if depth == 0:
-                return j
-        else:
-            j += 1
-    raise ScriptError(f"{path}:{_line(text, i)}: unterminated /* comment")
-
-
-def _skip_quoted(text: str, i: int, quote: str, path: Path, *, backslash_escapes: bool) -> int:
-    j = i + 1
-    while j < len(text):
-        ch = text[j]
-        if backslash_escapes and ch == "\\":
-            j += 2
-            continue
-        if ch == quote:
-            if text.startswith(quote, j + 1):  # doubled quote is an escaped quote
-                j += 2
-                continue
-            return j + 1
-        j += 1
-    raise ScriptError(f"{path}:{_line(text, i)}: unterminated {quote} quote")
-
-
-def _is_word_char(text: str, i: int) -> bool:
-    return i >= 0 and (text[i].isalnum() or text[i] == "_")
-
-
-def _line(text: str, index: int) -> int:
-    return text.count("\n", 0, index) + 1
+    if statement.copy_data is not None and kind is Kind.MIGRATION:
+        raise ScriptError(
+            f"{path}:{statement.line}: COPY ... FROM stdin rows are read only in seed files; "
+            "move the COPY and its rows to a seed (sql/seeds/S...), or write them as INSERT"
+        )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from db_init import scripts
+from db_init import scripts, transaction_rules
 from db_init.errors import NonTransactionalStatementError, ScriptError
 from db_init.scripts import Kind
 
@@ -67,7 +67,7 @@ def test_line_of_maps_server_position_to_file_line() -> None:
     ],
 )
 def test_statements_that_cannot_run_in_a_transaction_are_detected(sql: str) -> None:
-    assert scripts.needs_autocommit(_split(sql)[0].words)
+    assert transaction_rules.needs_autocommit(_split(sql)[0])
 
 
 @pytest.mark.parametrize(
@@ -79,7 +79,7 @@ def test_statements_that_cannot_run_in_a_transaction_are_detected(sql: str) -> N
     ],
 )
 def test_ordinary_statements_are_transactional(sql: str) -> None:
-    assert not scripts.needs_autocommit(_split(sql)[0].words)
+    assert not transaction_rules.needs_autocommit(_split(sql)[0])
 
 
 def test_unmarked_file_with_concurrent_index_is_refused_with_how_to_mark(tmp_path: Path) -> None:
@@ -169,3 +169,76 @@ def test_tree_checksum_ignores_bytecode_caches(tmp_path: Path) -> None:
     (tmp_path / "migrations" / "__pycache__").mkdir()
     (tmp_path / "migrations" / "__pycache__" / "x.pyc").write_bytes(b"junk")
     assert scripts.sql_tree_checksum(tmp_path) == before
+
+
+def test_comment_only_migration_is_accepted_with_no_statements(tmp_path: Path) -> None:
+    # GIVEN a history step that only explains (long-lived projects keep such files)
+    _write(tmp_path, "V001__a.sql", "SELECT 1;")
+    _write(tmp_path, "V002__note.sql", "-- superseded by V003; kept so the history stays whole\n")
+    _write(tmp_path, "V003__empty.sql", "")
+    # WHEN loaded THEN each is a migration with nothing to run
+    loaded = scripts.load(tmp_path)
+    assert [(m.label, len(m.statements)) for m in loaded.migrations] == [
+        ("V001", 1),
+        ("V002", 0),
+        ("V003", 0),
+    ]
+
+
+def test_byte_order_mark_does_not_hide_the_marker(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        "V001__i.sql",
+        "\ufeff-- shoppulse:non-transactional\nCREATE INDEX CONCURRENTLY i ON t (a);",
+    )
+    (migration,) = scripts.load(tmp_path).migrations
+    assert not migration.transactional
+    assert migration.statements[0].line == 2
+    assert not migration.text.startswith("\ufeff")
+
+
+def test_copy_rows_in_a_migration_are_refused_with_where_they_belong(tmp_path: Path) -> None:
+    _write(tmp_path, "V001__a.sql", "CREATE TABLE t (a int);\nCOPY t FROM stdin;\n1\n\\.\n")
+    with pytest.raises(
+        ScriptError, match=r"V001__a.sql:2: COPY ... FROM stdin rows are read only in seed files"
+    ):
+        scripts.load(tmp_path)
+
+
+def test_prepare_transaction_is_refused_as_transaction_control(tmp_path: Path) -> None:
+    _write(tmp_path, "V001__a.sql", "SELECT 1;\nPREPARE TRANSACTION 'x';")
+    with pytest.raises(ScriptError, match=r"V001__a.sql:2: PREPARE TRANSACTION is not allowed"):
+        scripts.load(tmp_path)
+
+
+def test_psql_meta_command_in_a_migration_is_refused_at_load(tmp_path: Path) -> None:
+    _write(tmp_path, "V001__a.sql", "CREATE TABLE t (a int);\n\\set ON_ERROR_STOP on\n")
+    with pytest.raises(ScriptError, match=r"V001__a.sql:2: `\\set` is a psql meta-command"):
+        scripts.load(tmp_path)
+
+
+def test_begin_atomic_function_is_not_mistaken_for_transaction_control(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        "V001__f.sql",
+        "CREATE FUNCTION f() RETURNS int LANGUAGE sql\nBEGIN ATOMIC\n  SELECT 1;\nEND;\n",
+    )
+    (migration,) = scripts.load(tmp_path).migrations
+    assert len(migration.statements) == 1
+
+
+def test_files_adding_enum_values_are_known_before_running(tmp_path: Path) -> None:
+    _write(tmp_path, "V001__a.sql", "ALTER TYPE \"Speed\" ADD VALUE 'x' BEFORE 'y';")
+    _write(tmp_path, "V002__b.sql", "ALTER TYPE t ADD ATTRIBUTE value int;")
+    first, second = scripts.load(tmp_path).migrations
+    assert first.adds_enum_values and not second.adds_enum_values
+
+
+def test_the_documented_meta_command_refusal_is_what_loading_says(tmp_path: Path) -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "sql.md").read_text()
+    _write(tmp_path / "sql", "V001__a.sql", "CREATE TABLE t (a int);\n\\set tenant 42\n")
+    with pytest.raises(ScriptError) as refused:
+        scripts.load(tmp_path / "sql")
+    shown = str(refused.value).replace(str(tmp_path) + "/", "")
+    assert shown.startswith("sql/migrations/V001__a.sql:2: `\\set` is a psql meta-command")
+    assert shown in docs

@@ -1,0 +1,2 @@
+-- V003 was a change the team withdrew before release.
+-- The number stays taken so that every environment's history lines up; nothing runs here.
