@@ -56,10 +56,11 @@ def _asset_dir(synthesized: Synthesized) -> Path:
 # The handler's import closure: what `import db_init.handler` can load, and nothing else. A new
 # module the handler imports joins the asset by itself (infra/closure.py); this list says so.
 HANDLER_MODULES = [
-    "__init__", "baseline", "catalog", "catalog_cache", "credentials", "db", "deadline",
-    "definition_diff", "drift", "engine", "errors", "handler", "ledger", "lint", "lint_catalog",
-    "lint_config", "lint_markers", "logs", "manifest", "preflight", "properties", "response",
-    "roles", "scripts", "settings", "sql_names", "verify",
+    "__init__", "ahead", "baseline", "catalog", "catalog_cache", "credentials", "db", "deadline",
+    "definition_diff", "drift", "engine", "error_lines", "errors", "handler", "ledger", "lint",
+    "lint_catalog", "lint_config", "lint_markers", "logs", "manifest", "preflight", "properties",
+    "response", "roles", "scripts", "settings", "splitter", "sql_names", "transaction_rules",
+    "verify",
 ]  # fmt: skip
 NOT_SHIPPED = ["__main__", "cli", "embedded", "generate", "lint_cli", "lint_rules", "simulator"]
 

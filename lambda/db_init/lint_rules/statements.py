@@ -152,6 +152,19 @@ def index(node: ast.IndexStmt, scope: Scope) -> Iterator[Hit]:
         yield scope.hit("create-index", f"CREATE INDEX {node.idxname or ''} ON {shown}")
 
 
+# Renames that give a relation (table, index, sequence, view) a new name in the same schema.
+_RELATION_RENAMES = frozenset(
+    {
+        _OBJ.OBJECT_TABLE,
+        _OBJ.OBJECT_INDEX,
+        _OBJ.OBJECT_SEQUENCE,
+        _OBJ.OBJECT_VIEW,
+        _OBJ.OBJECT_MATVIEW,
+        _OBJ.OBJECT_FOREIGN_TABLE,
+    }
+)
+
+
 def rename(node: ast.RenameStmt, scope: Scope) -> Iterator[Hit]:
     """Renames of tables, columns and schemas that running code knows by the old name."""
     kind = node.renameType
@@ -163,7 +176,7 @@ def rename(node: ast.RenameStmt, scope: Scope) -> Iterator[Hit]:
     if node.relation is None:
         return
     if scope.is_new(names.key(node.relation)):
-        if kind == _OBJ.OBJECT_TABLE:  # still new under its new name
+        if kind in _RELATION_RENAMES:  # still new under its new name
             scope.created.add(f"{node.relation.schemaname or 'public'}.{node.newname}")
         return
     shown = names.name(node.relation)
