@@ -243,6 +243,25 @@ def test_tables_of_migrations_pending_in_the_same_run_are_new(tmp_path: Path) ->
     assert [f for r in lint.lint_paths([tmp_path], context=context) for f in r.errors] == []
 
 
+RENAMED_IN_RUN = [
+    "CREATE TABLE customers (id bigint PRIMARY KEY, created timestamptz);\n"
+    "CREATE INDEX customers_created ON customers (created);",
+    "ALTER TABLE customers RENAME TO accounts;\n"
+    "ALTER INDEX customers_created RENAME TO accounts_created;",
+    "DROP INDEX accounts_created;",
+]
+
+
+def test_a_new_table_or_index_renamed_in_the_same_run_stays_new(tmp_path: Path) -> None:
+    # GIVEN an empty database: a table and its index are created, renamed, then the index dropped
+    paths = _write(tmp_path, RENAMED_IN_RUN)
+    # WHEN every file is pending THEN the renamed index is still new: dropping it is no finding
+    context = lint.RunContext(pending=frozenset(p.name for p in paths))
+    assert [f for r in lint.lint_paths([tmp_path], context=context) for f in r.errors] == []
+    # AND without a database the same drop is flagged (so the check above can fail)
+    assert _rules(tmp_path, RENAMED_IN_RUN) == ["rename-table", "drop-index"]
+
+
 def test_tables_of_applied_migrations_stay_existing_against_a_database(tmp_path: Path) -> None:
     # GIVEN a database where V001 and V002 are applied and V003 is pending
     paths = _write(tmp_path, FIRST_DEPLOY)
