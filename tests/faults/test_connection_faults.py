@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import logging
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -32,15 +32,12 @@ def test_server_accepting_late_succeeds_within_the_retry_budget(
     add_migration(options.sql_dir, "V902__probe.sql", ADD_COLUMN)
     with Relay(applied.port, refuse_for_s=1.5) as relay:
         # WHEN we apply with a 10 s retry budget
-        started = time.monotonic()
         result = engine.apply(
             _through(relay, applied), replace(options, connect_budget_s=10), Deadline.after(20)
         )
-        elapsed = time.monotonic() - started
     # THEN the retries ride out the refusals and the migration is applied once
     assert relay.refused >= 2
     assert result.applied_versions == ["V902"]
-    assert 1.5 <= elapsed < 10
     assert (
         query(applied, "SELECT count(*) FROM shoppulse_meta.schema_history")[0][0]
         == len(MIGRATIONS + SEEDS) + 1
@@ -55,11 +52,10 @@ def test_server_never_accepting_fails_cleanly_before_the_deadline(
     add_migration(options.sql_dir, "V902__probe.sql", ADD_COLUMN)
     unreachable = replace(applied, port=closed_port())
     # WHEN we apply with a 1.5 s retry budget inside a 5 s deadline
-    started = time.monotonic()
     with pytest.raises(ConnectError) as failure:
         engine.apply(unreachable, replace(options, connect_budget_s=1.5), Deadline.after(5))
-    # THEN it gives up at the budget with a one-line reason, and nothing changed
-    assert time.monotonic() - started < 3
+    # THEN the budget, not the deadline, ends it (ConnectError, not DeadlineExceededError) with a
+    # one-line reason, and nothing changed
     assert type(failure.value) is ConnectError
     assert f"127.0.0.1:{unreachable.port}" in failure.value.one_line()
     assert "\n" not in failure.value.one_line()
@@ -72,16 +68,15 @@ def test_refusing_proxy_fails_cleanly_before_the_deadline(
     # GIVEN a proxy that accepts TCP and hangs up at once, for ever (target never registers)
     before = snapshot(pg_server, applied)
     add_migration(options.sql_dir, "V902__probe.sql", ADD_COLUMN)
-    with Relay(applied.port, mode=Mode.REFUSE) as relay:
-        # WHEN the retry budget (30 s) is longer than the deadline (2 s)
-        started = time.monotonic()
-        with pytest.raises(DbInitError) as failure:
-            engine.apply(
-                _through(relay, applied), replace(options, connect_budget_s=30), Deadline.after(2)
-            )
-        elapsed = time.monotonic() - started
-    # THEN the deadline wins: a clean failure before it, after several attempts
-    assert elapsed < 2.2
+    # WHEN the retry budget (30 s) is longer than the deadline (2 s)
+    with (
+        Relay(applied.port, mode=Mode.REFUSE) as relay,
+        pytest.raises(DbInitError) as failure,
+    ):
+        engine.apply(
+            _through(relay, applied), replace(options, connect_budget_s=30), Deadline.after(2)
+        )
+    # THEN the deadline wins: a clean failure after several attempts
     assert relay.refused >= 3
     assert failure.value.kind in ("ConnectError", "DeadlineExceededError")
     assert snapshot(pg_server, applied) == before
@@ -93,34 +88,40 @@ def test_silent_server_fails_before_the_deadline(
     # GIVEN a server that accepts TCP and never answers, a 1.5 s connect timeout
     before = snapshot(pg_server, applied)
     add_migration(options.sql_dir, "V902__probe.sql", ADD_COLUMN)
-    with Relay(applied.port, mode=Mode.SILENT) as relay:
-        # WHEN the deadline (2.5 s) ends in the middle of the second attempt
-        started = time.monotonic()
-        with pytest.raises(DbInitError) as failure:
-            engine.apply(
-                _through(relay, applied, connect_timeout_s=1.5),
-                replace(options, connect_budget_s=30),
-                Deadline.after(2.5),
-            )
-        elapsed = time.monotonic() - started
-    # THEN no connection attempt outlives the deadline
-    assert elapsed < 2.5 + 0.3, f"gave up {elapsed - 2.5:.2f}s after the deadline"
+    # WHEN the deadline (2.5 s) ends in the middle of the second attempt
+    with (
+        Relay(applied.port, mode=Mode.SILENT) as relay,
+        pytest.raises(DbInitError) as failure,
+    ):
+        engine.apply(
+            _through(relay, applied, connect_timeout_s=1.5),
+            replace(options, connect_budget_s=30),
+            Deadline.after(2.5),
+        )
+    # THEN the second attempt is cut at the deadline: no third attempt is ever made
+    assert 1 <= relay.accepted <= 2
     assert failure.value.kind in ("ConnectError", "DeadlineExceededError")
     assert snapshot(pg_server, applied) == before
 
 
 def test_wrong_password_fails_fast_without_retrying_or_echoing_it(
-    pg_server: LocalServer, applied: ConnectionSettings, options: ApplyOptions
+    pg_server: LocalServer,
+    applied: ConnectionSettings,
+    options: ApplyOptions,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     # GIVEN a rotated password the caller does not know yet
     before = snapshot(pg_server, applied)
     wrong = applied.with_credentials(applied.user, "not-the-password-0x5eed")
     # WHEN we apply with a generous retry budget
-    started = time.monotonic()
-    with pytest.raises(AuthenticationError) as failure:
+    with (
+        caplog.at_level(logging.INFO, logger="db_init"),
+        pytest.raises(AuthenticationError) as failure,
+    ):
         engine.apply(wrong, replace(options, connect_budget_s=30), Deadline.after(30))
-    # THEN it fails at once with 28P01, says what to check, and never shows the password
-    assert time.monotonic() - started < 2
+    # THEN one attempt, not retried, fails with 28P01, says what to check, never shows the password
+    attempts = [r.getMessage() for r in caplog.records if "connection attempt" in r.getMessage()]
+    assert len(attempts) == 1 and attempts[0].endswith("not retried")
     line = failure.value.one_line()
     assert line.startswith("AuthenticationError [28P01]: ")
     assert "password" in line and "not-the-password-0x5eed" not in line

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from db_init.scripts import sql_tree_checksum
@@ -161,16 +160,13 @@ def test_duplicate_delivery_applies_once_and_answers_the_same(stack: Stack) -> N
     assert stack.history() == [*MIGRATIONS, *SEEDS]
 
 
-def test_noop_update_is_quick(stack: Stack) -> None:
+def test_noop_update_applies_nothing_and_answers_the_same(stack: Stack) -> None:
     # GIVEN a created resource
     props = stack.properties()
     created = stack.cfn.create(props)
     # WHEN CloudFormation sends an Update with nothing pending
-    started = time.monotonic()
     updated = stack.cfn.update(created.physical_id, props, props)
-    elapsed = time.monotonic() - started
-    # THEN SUCCESS, same answer, within a couple of seconds end to end
+    # THEN SUCCESS, same answer, and nothing applied (its speed is bench/noop_update.py's job)
     assert updated.status == "SUCCESS"
     assert updated.data == created.data
-    print(f"no-op Update through the handler: {elapsed * 1000:.0f} ms")
-    assert elapsed < 3
+    assert stack.history() == [*MIGRATIONS, *SEEDS]
