@@ -6,10 +6,20 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from db_init import drift, ledger, lint, roles, scripts, verify
+from db_init import (
+    drift,
+    failure_notes,
+    invalid_index,
+    ledger,
+    lint,
+    progress,
+    roles,
+    scripts,
+    verify,
+)
 from db_init.db import (
     Session,
     StatementFailedError,
@@ -98,6 +108,11 @@ class StatusRow:
     script: str
     state: str  # applied | pending | changed | missing
     applied_at: str | None
+    checksum: str = ""  # of the file; the recorded one for a missing file
+    recorded_checksum: str | None = None
+    duration_ms: int | None = None
+    applied_by: str | None = None
+    baseline: bool = False
 
 
 def _label(kind: str, version: int) -> str:
@@ -192,7 +207,13 @@ def apply(target: ConnectionSettings, options: ApplyOptions, deadline: Deadline)
             " (dry run: everything is rolled back)" if options.dry_run else "",
         )
         with timer.phase("apply"):
-            applied, report, skipped = _run(session, pending, expected, options, deadline)
+            try:
+                applied, report, skipped = _run(session, pending, expected, options, deadline)
+            except MigrationFailedError as error:
+                if history or error.sqlstate not in failure_notes.ALREADY_EXISTS:
+                    raise
+                first = pending[0].label if pending else "V001"
+                raise failure_notes.built_without_tool(error, first_migration=first) from None
     version = max(
         [e.version for e in history if e.kind is Kind.MIGRATION]
         + [a.version for a in applied if a.kind == Kind.MIGRATION.value],
@@ -234,6 +255,7 @@ def _check_drift(
     budget = Deadline(min(deadline.at, time.monotonic() + max(1.0, deadline.remaining() * 0.25)))
     if budget.at == float("inf"):
         budget = Deadline.after(DRIFT_BUDGET_S)
+    log.info("drift gate: building the recorded migrations in a scratch database to compare")
     try:
         report = drift.compare_live(
             session,
@@ -324,22 +346,44 @@ def status(
     scriptset = scripts.load(options.sql_dir)
     with closing(_session(target, options, deadline, create=False)) as session:
         history = {(e.kind, e.version): e for e in ledger.read(session)}
+        details = ledger.details(session)
     rows: list[StatusRow] = []
     for script in scriptset.migrations + scriptset.seeds:
-        entry = history.pop((script.kind, script.version), None)
+        key = (script.kind, script.version)
+        entry = history.pop(key, None)
         state = (
             "pending"
             if entry is None
             else ("applied" if entry.checksum == script.checksum else "changed")
         )
         at = entry.applied_at.isoformat(timespec="seconds") if entry else None
-        rows.append(StatusRow(script.kind.value, script.version, script.name, state, at))
+        rows.append(
+            _with_detail(
+                StatusRow(script.kind.value, script.version, script.name, state, at),
+                script.checksum,
+                details.get(key),
+            )
+        )
     for (kind, version), entry in sorted(
         history.items(), key=lambda kv: (kv[0][0].value, kv[0][1])
     ):
         at = entry.applied_at.isoformat(timespec="seconds")
-        rows.append(StatusRow(kind.value, version, entry.script, "missing", at))
+        row = StatusRow(kind.value, version, entry.script, "missing", at)
+        rows.append(_with_detail(row, entry.checksum, details.get((kind, version))))
     return rows
+
+
+def _with_detail(row: StatusRow, checksum: str, detail: ledger.Detail | None) -> StatusRow:
+    if detail is None:
+        return replace(row, checksum=checksum)
+    return replace(
+        row,
+        checksum=checksum,
+        recorded_checksum=detail.checksum,
+        duration_ms=detail.duration_ms,
+        applied_by=detail.applied_by,
+        baseline=detail.baseline,
+    )
 
 
 def _session(
@@ -417,26 +461,37 @@ def _run(
     applied: list[AppliedScript] = []
     skipped: list[str] = []
     batch: list[Script] = []
-    for script in pending:
-        if script.transactional:
-            batch.append(script)
-            continue
-        if options.dry_run:
-            skipped.append(script.name)
-            continue
-        # Everything before a non-transactional migration is committed first; it then runs alone.
-        _batch(session, batch, expected=None, options=options, deadline=deadline, applied=applied)
-        batch = []
-        applied.append(_run_alone(session, script, options, deadline))
-    report = _batch(
-        session,
-        batch,
-        expected=expected,
-        options=options,
-        deadline=deadline,
-        applied=applied,
-        rehearse=bool(skipped),
-    )
+    committed = 0  # how many of `applied` are committed (before a non-transactional script)
+    try:
+        for script in pending:
+            if script.transactional:
+                batch.append(script)
+                continue
+            if options.dry_run:
+                skipped.append(script.name)
+                continue
+            # Everything before a non-transactional migration is committed first; it runs alone.
+            _batch(
+                session, batch, expected=None, options=options, deadline=deadline, applied=applied
+            )
+            committed, batch = len(applied), []
+            applied.append(_run_alone(session, script, options, deadline))
+            committed = len(applied)
+        report = _batch(
+            session,
+            batch,
+            expected=expected,
+            options=options,
+            deadline=deadline,
+            applied=applied,
+            rehearse=bool(skipped),
+        )
+    except DbInitError as error:
+        if not committed:
+            raise
+        kept = [_label(a.kind, a.version) for a in applied[:committed]]
+        rest = [s.label for s in pending if s.label not in kept]
+        raise failure_notes.committed_before(error, kept=kept, not_applied=rest) from None
     assert report is not None
     return applied, report, skipped
 
@@ -481,8 +536,13 @@ def _run_alone(
     with session.transaction():
         ledger.ensure(session)
     session.query(f"SET statement_timeout = {deadline.cap_ms(options.statement_timeout_ms)}")
+    before = invalid_index.invalid(session)
     try:
         done = _run_script(session, script, deadline)
+    except DbInitError as error:
+        # A failed CREATE INDEX CONCURRENTLY leaves an INVALID index that blocks the retry.
+        note = invalid_index.drop_new(session, before)
+        raise (failure_notes.with_note(error, note) if note else error) from None
     finally:
         session.query(f"SET statement_timeout = {deadline.cap_ms(options.statement_timeout_ms)}")
     ledger.record(session, done)
@@ -501,7 +561,8 @@ def _run_script(session: Session, script: Script, deadline: Deadline) -> ledger.
     log.info("applying %s", where, extra={"script": script.name})
     started = time.monotonic()
     try:
-        session.execute_pipelined([statement.sql for statement in script.statements])
+        with progress.reporting(session, where):
+            session.execute_pipelined([statement.sql for statement in script.statements])
     except StatementFailedError as failed:
         statement = script.statements[failed.index]
         raise _statement_failure(failed.error, script, statement, where, deadline) from failed.error
@@ -535,6 +596,8 @@ def _statement_failure(
         )
     message = fields.message
     advice = _ADVICE.get(fields.sqlstate or "", "fix the file; nothing from this run was committed")
+    if fields.sqlstate == "57014" and "user request" in message:
+        advice = "cancelled (Ctrl-C); nothing from this run was committed"
     return MigrationFailedError(
         f"{message}; {advice}", sqlstate=fields.sqlstate, where=f"{where}:{line}"
     )

@@ -79,6 +79,10 @@ class DriftConflictError(HistoryError):
     """The live schema drifted on objects that a pending migration alters (OnDrift=fail)."""
 
 
+class FileAccessError(DbInitError):
+    """A file or directory the user named cannot be read or written."""
+
+
 class CredentialsError(DbInitError):
     """The database secret could not be read or is malformed."""
 
