@@ -54,5 +54,6 @@ BENCHMARKS := apply_vs_psql noop_update cold_start migration_under_load load_vs_
 bench: $(VENV)/.dev-installed  ## benchmarks that print ratios (never part of make test)
 	for name in $(BENCHMARKS); do echo "== $$name"; $(BIN)/python -m bench.$$name; done
 
-clean:  ## remove the virtualenv, node_modules, synth output and the local database
+clean:  ## stop the embedded PostgreSQL, then remove it, the virtualenv, node_modules, synth output
+	if [ -x $(BIN)/shoppulse-db ] && [ -d .shoppulse-db ]; then $(BIN)/shoppulse-db server stop; fi
 	rm -rf $(VENV) node_modules cdk.out .shoppulse-db

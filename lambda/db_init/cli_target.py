@@ -140,7 +140,7 @@ def _secret_target(
         from db_init.credentials import read_secret, secrets_client  # noqa: PLC0415
     except ImportError as error:
         raise SettingsError(
-            f"--secret-arn needs boto3 ({error.name} is not installed): "
+            f"--secret-arn needs boto3 and botocore ({error.name} is not installed): "
             ".venv/bin/pip install -r requirements-dev.txt"
         ) from None
     region = _pick(args, "region", config) or _region_of(secret_arn)
@@ -188,7 +188,7 @@ def apply_options(args: argparse.Namespace, project: Project) -> ApplyOptions:
         statement_timeout_ms=(
             DEFAULT_STATEMENT_TIMEOUT_MS if statement is None else int(str(statement))
         ),
-        connect_budget_s=max(DEFAULT_CONNECT_BUDGET_S, float(str(timeout or 0))),
+        connect_budget_s=float(str(timeout)) if timeout else DEFAULT_CONNECT_BUDGET_S,
         on_drift=str(drift or "warn"),
     )
 
