@@ -136,7 +136,10 @@ def _cli_only_site(directory: Path) -> Path:
             if source is not None and not (directory / source.name).exists():
                 (directory / source.name).symlink_to(source)
     for dist in metadata.distributions():
-        info = Path(str(dist.locate_file(""))) / f"{dist.metadata['Name'].replace('-', '_')}-{dist.version}.dist-info"
+        info = (
+            Path(str(dist.locate_file("")))
+            / f"{dist.metadata['Name'].replace('-', '_')}-{dist.version}.dist-info"
+        )
         if dist.metadata["Name"].lower().replace("_", "-") in wanted and info.is_dir():
             (directory / info.name).symlink_to(info)
     return directory
@@ -180,11 +183,18 @@ def test_after_make_demo_simulate_and_secret_arn_say_what_to_install(tmp_path: P
 
     assert cli("lint").returncode == 0  # the CLI itself works there
     # WHEN simulate and --secret-arn run
-    simulate = cli("simulate", "tests/events/create.json", "--database-url", "postgresql://u@localhost/x?sslmode=disable")
+    simulate = cli(
+        "simulate",
+        "tests/events/create.json",
+        "--database-url",
+        "postgresql://u@localhost/x?sslmode=disable",
+    )
     secret = cli("status", "--secret-arn", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:x")
     # THEN each ends in one line saying what to install, exit 2
     assert simulate.returncode == EXIT_USAGE
-    assert last_line(simulate.stderr).startswith("usage: SettingsError: simulate needs the development requirements (boto3, moto, cryptography not installed)")
+    assert last_line(simulate.stderr).startswith(
+        "usage: SettingsError: simulate needs the development requirements (boto3, moto, cryptography not installed)"
+    )
     assert last_line(simulate.stderr).endswith(".venv/bin/pip install -r requirements-dev.txt")
     assert secret.returncode == EXIT_USAGE
     assert last_line(secret.stderr) == (
@@ -203,7 +213,9 @@ def test_generate_over_existing_rows_fails_with_exit_1_and_loads_nothing(
     assert run("apply", "--seeds", cwd=project, env=env).returncode == 0
     before = snapshot(pg_server, target)  # type: ignore[arg-type]
     # WHEN generate is told to start at T001
-    result = run("generate", "--tenants", "2", "--orders", "20", "--first-tenant", "1", cwd=project, env=env)
+    result = run(
+        "generate", "--tenants", "2", "--orders", "20", "--first-tenant", "1", cwd=project, env=env
+    )
     # THEN exit 1 (failed, not usage), one line, and nothing was loaded
     assert result.returncode == EXIT_FAILED
     line = last_line(result.stderr)

@@ -51,7 +51,9 @@ def test_validate_and_status_exit_3_on_changed_missing_and_out_of_order(
     project, env = applied_project
     migrations = project / "sql" / "migrations"
     # GIVEN V902 applied, then V001 edited, V902's file deleted and an older V901 added
-    v902 = add_migration(project / "sql", "V902__note.sql", "ALTER TABLE tenants ADD COLUMN note text;\n")
+    v902 = add_migration(
+        project / "sql", "V902__note.sql", "ALTER TABLE tenants ADD COLUMN note text;\n"
+    )
     assert run("apply", cwd=project, env=env).returncode == 0
     before = query(target, "SELECT count(*) FROM shoppulse_meta.schema_history")
     first = migrations / "V001__initial_schema.sql"
@@ -140,7 +142,9 @@ def test_config_file_targets_are_used_with_target(
     )
     (project / "shoppulse-db.toml").write_text('[targets.staging]\ndatabse = "x"\n')
     typo = run("status", "--target", "staging", cwd=project, env=env)
-    assert typo.returncode == EXIT_USAGE and "unknown setting targets.staging.databse" in typo.stderr
+    assert (
+        typo.returncode == EXIT_USAGE and "unknown setting targets.staging.databse" in typo.stderr
+    )
     (project / "shoppulse-db.toml").write_text(
         '[targets.staging]\ndatabase_url = "postgresql://u:hunter2@db.example/x"\n'
     )
