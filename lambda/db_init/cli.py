@@ -171,11 +171,18 @@ def _new(sub: argparse.ArgumentParser) -> None:
 def _server(sub: argparse.ArgumentParser) -> None:
     sub.formatter_class = argparse.RawDescriptionHelpFormatter
     sub.epilog = SERVER_HELP
-    sub.add_argument("action", choices=("start", "stop", "status", "url", "psql"))
+    sub.add_argument(
+        "action",
+        choices=("start", "stop", "status", "url", "psql"),
+        metavar="ACTION",
+        help="start, stop, status, url or psql (see below)",
+    )
     group = sub.add_argument_group("server")
     add_data_dir_option(group)
     group.add_argument("--port", type=port_number, help="start: listen on this port")
-    group.add_argument("--database", help="url, psql: database name (default: shoppulse)")
+    group.add_argument(
+        "--database", metavar="NAME", help="url, psql: database name (default: shoppulse)"
+    )
     group.add_argument("--target", dest="target_name", metavar="NAME", help="a config target")
 
 

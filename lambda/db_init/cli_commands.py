@@ -204,10 +204,7 @@ def cmd_validate(args: argparse.Namespace, project: Project) -> Payload:
             f"{len(problems)} problem(s) between sql/ and the history ({problems[0]}); "
             "apply refuses until they are fixed"
         )
-    print(
-        f"valid: {len(applied)} applied script(s) match their files, {len(pending)} pending "
-        "in order"
-    )
+    print(f"valid: {len(applied)} applied script(s) match their files; {len(pending)} pending")
     return None
 
 

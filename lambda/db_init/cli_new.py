@@ -7,7 +7,7 @@ import re
 
 from db_init.cli_commands import Payload
 from db_init.cli_config import Project
-from db_init.cli_target import sql_dir
+from db_init.cli_target import shown_path, sql_dir
 from db_init.errors import SettingsError
 from db_init.scripts import MIGRATION_NAME
 
@@ -52,10 +52,10 @@ def cmd_new(args: argparse.Namespace, project: Project) -> Payload:
         raise SettingsError(f"{path} exists already") from None
     expectations = migrations.parent / "expected_schema.toml"
     if args.json:
-        return {"created": str(path), "version": f"V{version:0{width}d}"}
-    print(f"created {path}")
+        return {"created": shown_path(path), "version": f"V{version:0{width}d}"}
+    print(f"created {shown_path(path)}")
     print(
-        f"next: write the SQL, declare what it creates in {expectations}, then "
+        f"next: write the SQL, declare what it creates in {shown_path(expectations)}, then "
         "`shoppulse-db lint` and `shoppulse-db apply --dry-run`"
     )
     return None

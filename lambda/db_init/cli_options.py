@@ -29,7 +29,10 @@ def add_project_options(sub: argparse.ArgumentParser) -> None:
     """--sql-dir and --target: commands that read the project's sql/ or its config."""
     group = sub.add_argument_group("project")
     group.add_argument(
-        "--sql-dir", type=Path, help="migrations/, seeds/ (default: sql/ of the project)"
+        "--sql-dir",
+        type=Path,
+        metavar="DIR",
+        help="migrations/, seeds/ (default: sql/ of the project)",
     )
     group.add_argument(
         "--target",
@@ -44,6 +47,7 @@ def add_data_dir_option(group: argparse._ArgumentGroup) -> None:
     group.add_argument(
         "--data-dir",
         type=Path,
+        metavar="DIR",
         help=f"embedded PostgreSQL files (default: {DEFAULT_DATA_DIR}/ in the project)",
     )
 
@@ -55,16 +59,24 @@ def add_target_options(sub: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--database-url",
+        metavar="URL",
         help="postgresql://user:pass@host:port/db[?sslmode=verify-full|disable&sslrootcert=PEM]",
     )
-    group.add_argument("--secret-arn", help="read user/password/host/port from this secret")
+    group.add_argument(
+        "--secret-arn", metavar="ARN", help="read user/password/host/port from this secret"
+    )
     group.add_argument("--region", help="AWS region of --secret-arn (default: from the ARN)")
     group.add_argument("--host", help="with --secret-arn: connect here (e.g. the proxy endpoint)")
     group.add_argument(
-        "--port", type=port_number, help="with --secret-arn: port (default: the secret's)"
+        "--port",
+        type=port_number,
+        metavar="PORT",
+        help="with --secret-arn: port (default: the secret's)",
     )
-    group.add_argument("--ca-bundle", type=Path, help="with --secret-arn: CA bundle PEM for TLS")
-    group.add_argument("--database", help="database name (default: shoppulse)")
+    group.add_argument(
+        "--ca-bundle", type=Path, metavar="PEM", help="with --secret-arn: CA bundle PEM for TLS"
+    )
+    group.add_argument("--database", metavar="NAME", help="database name (default: shoppulse)")
     add_data_dir_option(group)
 
 
@@ -74,16 +86,19 @@ def add_timeout_options(sub: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--lock-timeout-ms",
         type=non_negative_int,
+        metavar="MS",
         help=f"lock waits per statement (default: {DEFAULT_LOCK_TIMEOUT_MS}; 0 = wait forever)",
     )
     group.add_argument(
         "--statement-timeout-ms",
         type=positive_int,
+        metavar="MS",
         help=f"per statement (default: {DEFAULT_STATEMENT_TIMEOUT_MS})",
     )
     group.add_argument(
         "--timeout",
         type=positive_float,
+        metavar="SECONDS",
         help="overall budget in seconds (default: none); connecting retries a refused or "
         f"unresolvable endpoint for {DEFAULT_CONNECT_BUDGET_S:g}s, or for this budget if given",
     )

@@ -119,12 +119,13 @@ def embedded_target(args: argparse.Namespace, project: Project, database: str) -
     return Target(
         settings,
         f"embedded {server.version()} ({state}) at {settings.host}:{settings.port}, "
-        f"database {settings.database}, data in {_shown(directory)}/ "
+        f"database {settings.database}, data in {shown_path(directory)}/ "
         "(stop it with `shoppulse-db server stop`)",
     )
 
 
-def _shown(path: Path) -> str:
+def shown_path(path: Path) -> str:
+    """`path` relative to the working directory when it is below it."""
     try:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:

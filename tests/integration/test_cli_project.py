@@ -41,7 +41,7 @@ def test_validate_passes_a_clean_history_with_pending_scripts(
     assert result.returncode == 0, result.stderr
     applied = len(MIGRATIONS) + len(SEEDS)
     assert result.stdout.splitlines() == [
-        f"valid: {applied} applied script(s) match their files, 1 pending in order"
+        f"valid: {applied} applied script(s) match their files; 1 pending"
     ]
 
 
@@ -99,7 +99,7 @@ def test_new_creates_the_next_numbered_migration_and_says_what_to_declare(tmp_pa
     # THEN the next numbers are used, each file starts as documented, and the reminder is printed
     assert first.returncode == 0 and second.returncode == 0
     created = project / "sql" / "migrations" / f"V{len(MIGRATIONS) + 1:03d}__add_order_notes.sql"
-    assert first.stdout.splitlines()[0] == f"created {created}"
+    assert first.stdout.splitlines()[0] == f"created {created.relative_to(project)}"
     assert "declare what it creates in" in first.stdout and "expected_schema.toml" in first.stdout
     assert created.read_text().startswith(f"-- V{len(MIGRATIONS) + 1:03d}: Add order notes\n")
     nxt = project / "sql" / "migrations" / f"V{len(MIGRATIONS) + 2:03d}__index_notes.sql"
