@@ -43,6 +43,7 @@ _MASKS = (
     (re.compile(r"postgres:[A-Za-z0-9_%-]+@"), "postgres:PASSWORD@"),
     (re.compile(r"_rehearsal_[0-9a-f]{8}"), "_rehearsal_XXXXXXXX"),
     (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d"), "TIMESTAMP"),
+    (re.compile(r" +\d+ ms\b"), " N ms"),  # with the padding of a right-aligned column
     (re.compile(r"\b\d+ ms\b"), "N ms"),
     (re.compile(r"\b\d+(\.\d+)?s\b"), "Ns"),
     (re.compile(r"[\d,]+ rows/s"), "N rows/s"),
