@@ -9,7 +9,6 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -122,7 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Apply, verify and inspect the ShopPulse PostgreSQL schema. "
         "Exit codes: 0 ok, 1 failed, 2 usage, 3 refused (unsafe to apply), 130 interrupted.",
     )
-    parser.add_argument("--version", action="version", version=f"shoppulse-db {_version()}")
+    parser.add_argument(
+        "--version", action=_VersionAction, nargs=0, help="show program's version number and exit"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, run, summary, add in _COMMANDS:
         sub = commands.add_parser(name, help=summary, description=summary)
@@ -271,11 +272,24 @@ _COMMANDS: list[tuple[str, Command, str, Callable[[argparse.ArgumentParser], Non
 ]
 
 
-def _version() -> str:
-    try:
-        return metadata.version("shoppulse-db")
-    except metadata.PackageNotFoundError:  # run from a checkout with PYTHONPATH=lambda
-        return "unknown (not installed)"
+class _VersionAction(argparse.Action):
+    """--version, reading the installed version only when asked (importlib.metadata is slow)."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        from importlib import metadata  # noqa: PLC0415
+
+        try:
+            version = metadata.version("shoppulse-db")
+        except metadata.PackageNotFoundError:  # run from a checkout with PYTHONPATH=lambda
+            version = "unknown (not installed)"
+        print(f"shoppulse-db {version}")
+        parser.exit()
 
 
 def _truthful(args: argparse.Namespace, message: str) -> str:

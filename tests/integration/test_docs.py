@@ -13,7 +13,9 @@ from __future__ import annotations
 import difflib
 import re
 import shutil
+import stat
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,11 +124,28 @@ def run_steps(steps: list[Step], project: Path) -> list[list[str]]:
     return outputs[: len(steps)]
 
 
+@pytest.fixture(scope="module")
+def initialised(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An embedded server's files after its first start, stopped: copied to save an initdb a page."""
+    directory = tmp_path_factory.mktemp("docs-template") / ".shoppulse-db"
+    server = LocalServer(directory)
+    server.start()
+    server.stop()
+    return directory
+
+
 @pytest.fixture
-def project(tmp_path: Path) -> Iterator[Path]:
-    """A fresh project like a reader's checkout: sql/ and tests/events, nothing running."""
+def project(tmp_path: Path, initialised: Path) -> Iterator[Path]:
+    """A fresh project like a reader's checkout: sql/ and tests/events, its server not running."""
     directory = make_project(tmp_path / "shoppulse")
     shutil.copytree(REPO / "tests" / "events", directory / "tests" / "events")
+    # cp -a keeps the owner (the server's own user when the tests run as root), who must also
+    # be able to reach the copy through the test's private temporary directories
+    subprocess.run(["cp", "-a", str(initialised), str(directory / ".shoppulse-db")], check=True)
+    for parent in (directory, *directory.parents):
+        if parent == Path(tempfile.gettempdir()):
+            break
+        parent.chmod(parent.stat().st_mode | stat.S_IXGRP | stat.S_IXOTH)
     yield directory
     LocalServer(directory / ".shoppulse-db").stop()
 
