@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, NoReturn
 
 from db_init import db
 from db_init.cli_commands import (
@@ -73,7 +73,16 @@ _INTERRUPT = _Interrupt()
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
-    args = build_parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(words)
+    except _UsageError as error:
+        if "--json" in words:  # --json promises one document, for a bad flag too
+            failure = {"kind": "UsageError", "message": str(error)}
+            print(json.dumps({"ok": False, "outcome": "usage", "error": failure}))
+        error.parser.print_usage(sys.stderr)
+        print(f"{error.parser.prog}: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
     _configure_logging(args.verbose - args.quiet, as_json=args.json)
     _INTERRUPT.requested = False
     previous = signal.signal(signal.SIGINT, _on_interrupt)
@@ -99,6 +108,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
+class _UsageError(Exception):
+    """A command line argparse rejected (printed as argparse would, exit 2)."""
+
+    def __init__(self, parser: argparse.ArgumentParser, message: str) -> None:
+        super().__init__(message)
+        self.parser = parser
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, raising instead of exiting so that --json can answer a usage error too."""
+
+    def error(self, message: str) -> NoReturn:
+        """Raise _UsageError with argparse's message."""
+        raise _UsageError(self, message)
+
+
 def _on_interrupt(signum: int, frame: FrameType | None) -> None:
     """First Ctrl-C during a statement: cancel it on the server; otherwise stop at once."""
     busy = db.busy_sessions()
@@ -110,13 +135,11 @@ def _on_interrupt(signum: int, frame: FrameType | None) -> None:
         "interrupted: cancelling the running statement on the server (Ctrl-C again to quit now)",
         file=sys.stderr,
     )
-    if any(session.busy == "copy" for session in busy):
-        raise KeyboardInterrupt  # a COPY is fed by us: stop feeding it
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; each subcommand gets only the option groups it uses."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="shoppulse-db",
         description="Apply, verify and inspect the ShopPulse PostgreSQL schema. "
         "Exit codes: 0 ok, 1 failed, 2 usage, 3 refused (unsafe to apply), 130 interrupted.",

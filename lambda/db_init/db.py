@@ -78,14 +78,22 @@ class Session:
         self._connection = connection
         self.settings = settings
         self.busy: str | None = None  # "statement" or "copy" while the server works for us
+        self._cancelled = False
 
     @contextmanager
     def _working(self, kind: str) -> Iterator[None]:
-        self.busy = kind
+        self.busy, self._cancelled = kind, False
         try:
             yield
         finally:
             self.busy = None
+
+    def _until_cancelled(self, chunks: Iterable[str]) -> Iterator[str]:
+        # A cancelled COPY stops being fed at a message boundary: the protocol stays in step.
+        for chunk in chunks:
+            if self._cancelled:
+                return
+            yield chunk
 
     def query(self, sql: str, **params: Any) -> list[Row]:
         """Run one statement with named parameters (:name) and return its rows."""
@@ -100,7 +108,7 @@ class Session:
         """COPY ... FROM STDIN, streaming text chunks; returns the rows copied."""
         try:
             with self._working("copy"):
-                self._connection.run(sql, stream=chunks)
+                self._connection.run(sql, stream=self._until_cancelled(chunks))
         except (DatabaseError, InterfaceError) as error:
             raise as_error(error) from error
         return int(self._connection.row_count or 0)
@@ -192,6 +200,7 @@ class Session:
         key = getattr(self._connection, "_backend_key_data", None)
         if not key:
             return
+        self._cancelled = True
         # The protocol's cancel packet: length, request code, then the backend's pid and key.
         packet = struct.pack("!ii", 8 + len(key), _CANCEL_REQUEST_CODE) + bytes(key)
         address = (self.settings.host, self.settings.port)

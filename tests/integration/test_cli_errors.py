@@ -95,6 +95,17 @@ def test_bad_settings_are_usage_errors_before_connecting(tmp_path: Path) -> None
         assert message in last_line(result.stderr), result.stderr
         assert "ConnectError" not in result.stderr
         _no_traceback(result.stderr)
+    # AND with --json the usage error is one JSON document too
+    result = run("apply", "--json", "--lock-timeout-ms", "-5", "--database-url", url, cwd=project)
+    assert result.returncode == EXIT_USAGE
+    assert json.loads(result.stdout) == {
+        "ok": False,
+        "outcome": "usage",
+        "error": {
+            "kind": "UsageError",
+            "message": "argument --lock-timeout-ms: must be 0 or more, got -5",
+        },
+    }
 
 
 def test_data_dir_that_is_a_file_is_a_usage_error(tmp_path: Path) -> None:
