@@ -18,7 +18,14 @@ import pg8000.native
 from pg8000.exceptions import DatabaseError, InterfaceError
 
 from db_init.deadline import Deadline
-from db_init.errors import AuthenticationError, ConnectError, DbInitError, SqlError, TlsError
+from db_init.errors import (
+    AuthenticationError,
+    CancelledError,
+    ConnectError,
+    DbInitError,
+    SqlError,
+    TlsError,
+)
 from db_init.settings import ConnectionSettings
 
 log = logging.getLogger(__name__)
@@ -82,7 +89,11 @@ class Session:
 
     @contextmanager
     def _working(self, kind: str) -> Iterator[None]:
-        self.busy, self._cancelled = kind, False
+        if self._cancelled:
+            # A cancel request that reached the server between two statements cancels nothing:
+            # the next one is never sent, and the caller's transaction rolls back.
+            raise CancelledError("cancelled (Ctrl-C); no further statement was sent")
+        self.busy = kind
         try:
             yield
         finally:

@@ -101,6 +101,10 @@ class AuthenticationError(ConnectError):
     sqlstate = "28P01"
 
 
+class CancelledError(DbInitError):
+    """The run was cancelled (Ctrl-C): the statement in flight was cancelled, no more are sent."""
+
+
 class LockBusyError(DbInitError):
     """Another applier holds the migration lock for longer than we may wait."""
 

@@ -154,3 +154,29 @@ def test_dry_run_rehearses_a_first_deploy_and_leaves_nothing(
     assert "does not exist yet: rehearsing its first deploy in scratch database" in result.stderr
     # AND no database was left behind, the target included
     assert query(admin, "SELECT datname FROM pg_database ORDER BY 1") == databases
+
+
+def test_ctrl_c_during_generate_cancels_the_copy_and_loads_nothing(
+    applied_project: tuple[Path, dict[str, str]], target: ConnectionSettings
+) -> None:
+    project, env = applied_project
+    # GIVEN generate streaming a large load through COPY
+    process = start(
+        "generate", "--tenants", "20", "--orders", "2000000", "-q", cwd=project, env=env
+    )
+
+    def copying() -> bool:
+        rows = query(target, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY %'")
+        return bool(rows[0][0])
+
+    _wait_for(copying, "the COPY to start")
+    # WHEN the user presses Ctrl-C
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=30)
+    # THEN exit 130, the COPY is no longer running on the server, and no row was loaded
+    assert process.returncode == EXIT_INTERRUPTED, err
+    assert last_line(err).startswith(
+        "interrupted: the running statement was cancelled on the server"
+    )
+    assert not copying()
+    assert query(target, "SELECT count(*) FROM tenants") == [(0,)]
