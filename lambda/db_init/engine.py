@@ -209,11 +209,8 @@ def apply(target: ConnectionSettings, options: ApplyOptions, deadline: Deadline)
         with timer.phase("apply"):
             try:
                 applied, report, skipped = _run(session, pending, expected, options, deadline)
-            except MigrationFailedError as error:
-                if history or error.sqlstate not in failure_notes.ALREADY_EXISTS:
-                    raise
-                first = pending[0].label if pending else "V001"
-                raise failure_notes.built_without_tool(error, first_migration=first) from None
+            except DbInitError as error:  # say what this run kept, read back from the history
+                raise failure_notes.explain(error, session, history, pending) from None
     version = max(
         [e.version for e in history if e.kind is Kind.MIGRATION]
         + [a.version for a in applied if a.kind == Kind.MIGRATION.value],
@@ -461,37 +458,26 @@ def _run(
     applied: list[AppliedScript] = []
     skipped: list[str] = []
     batch: list[Script] = []
-    committed = 0  # how many of `applied` are committed (before a non-transactional script)
-    try:
-        for script in pending:
-            if script.transactional:
-                batch.append(script)
-                continue
-            if options.dry_run:
-                skipped.append(script.name)
-                continue
-            # Everything before a non-transactional migration is committed first; it runs alone.
-            _batch(
-                session, batch, expected=None, options=options, deadline=deadline, applied=applied
-            )
-            committed, batch = len(applied), []
-            applied.append(_run_alone(session, script, options, deadline))
-            committed = len(applied)
-        report = _batch(
-            session,
-            batch,
-            expected=expected,
-            options=options,
-            deadline=deadline,
-            applied=applied,
-            rehearse=bool(skipped),
-        )
-    except DbInitError as error:
-        if not committed:
-            raise
-        kept = [_label(a.kind, a.version) for a in applied[:committed]]
-        rest = [s.label for s in pending if s.label not in kept]
-        raise failure_notes.committed_before(error, kept=kept, not_applied=rest) from None
+    for script in pending:
+        if script.transactional:
+            batch.append(script)
+            continue
+        if options.dry_run:
+            skipped.append(script.name)
+            continue
+        # Everything before a non-transactional migration is committed first; it then runs alone.
+        _batch(session, batch, expected=None, options=options, deadline=deadline, applied=applied)
+        batch = []
+        applied.append(_run_alone(session, script, options, deadline))
+    report = _batch(
+        session,
+        batch,
+        expected=expected,
+        options=options,
+        deadline=deadline,
+        applied=applied,
+        rehearse=bool(skipped),
+    )
     assert report is not None
     return applied, report, skipped
 

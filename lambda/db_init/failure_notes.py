@@ -2,11 +2,41 @@
 
 from __future__ import annotations
 
-from db_init.errors import DbInitError
+from db_init import ledger
+from db_init.db import Session
+from db_init.errors import DbInitError, MigrationFailedError
+from db_init.scripts import Kind, Script
 
 NOTHING_COMMITTED = "nothing from this run was committed"
 # SQLSTATEs of "already exists": what a first migration meets on a database built by hand
 ALREADY_EXISTS = frozenset({"42P07", "42710", "42P06", "42723", "42P16"})
+
+
+def explain(
+    error: DbInitError, session: Session, history: list[ledger.Entry], pending: list[Script]
+) -> DbInitError:
+    """`error` corrected by what the history now records: what stays committed, or `baseline`."""
+    if (
+        isinstance(error, MigrationFailedError)
+        and not history
+        and error.sqlstate in ALREADY_EXISTS
+        and pending
+    ):
+        return built_without_tool(error, first_migration=pending[0].label)
+    try:
+        recorded = ledger.read(session)
+    except DbInitError:  # the connection is gone: the message cannot be checked, so it stays
+        return error
+    before = {(e.kind, e.version) for e in history}
+    kept = [_label(e.kind, e.version) for e in recorded if (e.kind, e.version) not in before]
+    if not kept:
+        return error
+    rest = [s.label for s in pending if s.label not in kept]
+    return committed_before(error, kept=kept, not_applied=rest)
+
+
+def _label(kind: Kind, version: int) -> str:
+    return f"{'V' if kind is Kind.MIGRATION else 'S'}{version:03d}"
 
 
 def reworded(error: DbInitError, message: str) -> DbInitError:
