@@ -356,8 +356,12 @@ def _configure_logging(level: int, *, as_json: bool) -> None:
     root.setLevel(
         logging.DEBUG if level > 0 else logging.WARNING if level < 0 or as_json else logging.INFO
     )
-    # Connection retries are the driver's business; shown with -v only.
-    logging.getLogger("db_init.db").setLevel(logging.DEBUG if level > 0 else logging.WARNING)
+    if level <= 0:  # connection retries are the driver's business: shown with -v only
+        handler.addFilter(_quiet_driver)
+
+
+def _quiet_driver(record: logging.LogRecord) -> bool:
+    return record.name != "db_init.db" or record.levelno >= logging.WARNING
 
 
 if __name__ == "__main__":
