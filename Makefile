@@ -81,5 +81,6 @@ $(VENV)/.bench-installed: $(VENV)/.dev-installed requirements-bench.txt
 bench: $(VENV)/.bench-installed pgbouncer  ## benchmarks that print ratios (never part of make test)
 	for name in $(BENCHMARKS); do echo "== $$name"; $(BIN)/python -m bench.$$name; done
 
-clean:  ## remove the virtualenv, node_modules, synth output and the local database
+clean:  ## stop the embedded PostgreSQL, then remove it, the virtualenvs, node_modules, synth output
+	if [ -x $(BIN)/shoppulse-db ] && [ -d .shoppulse-db ]; then $(BIN)/shoppulse-db server stop; fi
 	rm -rf $(VENV) $(CHECKOV_VENV) node_modules cdk.out .shoppulse-db

@@ -5,581 +5,355 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
-import shutil
-import subprocess
+import signal
 import sys
-import time
 from collections.abc import Callable, Sequence
-from contextlib import closing
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import FrameType
+from typing import Any, NoReturn
 
-from db_init import baseline, drift, engine, lint_cli, lint_config, manifest
-from db_init.db import connect
-from db_init.deadline import Deadline
-from db_init.embedded import LocalServer
-from db_init.errors import BaselineRefusedError, DbInitError, Outcome, SettingsError, SqlError
-from db_init.settings import (
-    DRIFT_POLICIES,
-    FUTURE_POLICIES,
-    ApplyOptions,
-    ConnectionSettings,
-    database_name,
-    default_sql_dir,
-    parse_database_url,
-    parse_version,
+from db_init import db, lint_cli
+from db_init.cli_commands import (
+    EXIT_CODE_KEY,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_USAGE,
+    Payload,
+    cmd_apply,
+    cmd_baseline,
+    cmd_drift,
+    cmd_lint,
+    cmd_plan,
+    cmd_status,
+    cmd_validate,
+    cmd_verify,
 )
+from db_init.cli_config import Project, find_project
+from db_init.cli_new import add_new_arguments, cmd_new
+from db_init.cli_options import (
+    add_apply_options,
+    add_data_dir_option,
+    add_on_future_option,
+    add_output_options,
+    add_project_options,
+    add_target_options,
+    add_timeout_options,
+    port_number,
+)
+from db_init.cli_server import SERVER_HELP, cmd_server
+from db_init.cli_tools import (
+    add_generate_arguments,
+    add_simulate_arguments,
+    cmd_generate,
+    cmd_simulate,
+)
+from db_init.errors import DbInitError, FileAccessError, Outcome
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130
 EXIT_CODES = {Outcome.FAILED: EXIT_FAILED, Outcome.USAGE: EXIT_USAGE, Outcome.REFUSED: EXIT_REFUSED}
-EXIT_CODE_KEY = "exit_code"  # a command's payload may carry a non-zero exit code
-DEFAULT_DATA_DIR = Path(".shoppulse-db")
+# commands that never write: their messages must not speak of commits
+READ_ONLY = frozenset({"plan", "verify", "validate", "status", "drift", "lint", "server"})
 log = logging.getLogger("db_init.cli")
 
+Command = Callable[[argparse.Namespace, Project], Payload]
 
-@dataclass(frozen=True)
-class Target:
-    """The resolved connection and a one-line description of it for people."""
+__all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_REFUSED", "EXIT_USAGE", "build_parser", "main"]
 
-    settings: ConnectionSettings
-    description: str
+
+@dataclass
+class _Interrupt:
+    """Whether Ctrl-C was pressed while the server ran a statement for us."""
+
+    requested: bool = False
+
+
+_INTERRUPT = _Interrupt()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    _configure_logging(args.verbose - args.quiet, as_json=args.json)
+    words = list(sys.argv[1:] if argv is None else argv)
     try:
-        payload = args.run(args)
+        args = build_parser().parse_args(words)
+    except _UsageError as error:
+        if "--json" in words:  # --json promises one document, for a bad flag too
+            failure = {"kind": "UsageError", "message": str(error)}
+            print(json.dumps({"ok": False, "outcome": "usage", "error": failure}))
+        error.parser.print_usage(sys.stderr)
+        print(f"{error.parser.prog}: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    _configure_logging(args.verbose - args.quiet, as_json=args.json)
+    _INTERRUPT.requested = False
+    previous = signal.signal(signal.SIGINT, _on_interrupt)
+    try:
+        payload = args.run(args, find_project(Path.cwd()))
     except DbInitError as error:
+        if _INTERRUPT.requested:
+            return _interrupted(args, f"the running statement was cancelled on the server: {error}")
         return _fail(args, error)
     except KeyboardInterrupt:
-        print("interrupted; any open transaction was rolled back by the server", file=sys.stderr)
-        return 130
-    # lint and drift report what they found through the exit code (3 findings, 1 drift)
+        return _interrupted(args, "any open transaction was rolled back by the server")
+    except OSError as error:  # a file or directory the user named cannot be read or written
+        return _fail(args, FileAccessError(f"{error.filename or ''}: {error.strerror or error}"))
+    finally:
+        signal.signal(signal.SIGINT, previous)
     code = int(payload.pop(EXIT_CODE_KEY, EXIT_OK)) if payload else EXIT_OK
-    if args.json and payload is not None:
-        print(json.dumps({"ok": code == EXIT_OK, "command": args.command} | payload, default=str))
+    if args.json:
+        print(
+            json.dumps(
+                {"ok": code == EXIT_OK, "command": args.command} | (payload or {}), default=str
+            )
+        )
     return code
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (also used to render --help in the README)."""
-    common = argparse.ArgumentParser(add_help=False)
-    target = common.add_argument_group("target (default: an embedded PostgreSQL under --data-dir)")
-    target.add_argument(
-        "--database-url",
-        default=os.environ.get("DATABASE_URL"),
-        help="postgresql://user:pass@host:port/db[?sslmode=verify-full|disable&sslrootcert=PEM]"
-        " (default: $DATABASE_URL)",
-    )
-    target.add_argument("--secret-arn", help="read user/password/host/port from this secret")
-    target.add_argument("--region", help="AWS region of --secret-arn (default: from AWS config)")
-    target.add_argument("--host", help="with --secret-arn: connect here (e.g. the proxy endpoint)")
-    target.add_argument("--port", type=int, help="with --secret-arn: port (default: the secret's)")
-    target.add_argument("--ca-bundle", type=Path, help="with --secret-arn: CA bundle PEM for TLS")
-    target.add_argument("--database", help="database name (default: shoppulse)")
-    target.add_argument(
-        "--data-dir",
-        type=Path,
-        default=DEFAULT_DATA_DIR,
-        help=f"embedded PostgreSQL files (default: {DEFAULT_DATA_DIR}/)",
-    )
-    behaviour = common.add_argument_group("behaviour")
-    behaviour.add_argument(
-        "--sql-dir", type=Path, default=None, help="migrations/, seeds/ (default: ./sql)"
-    )
-    behaviour.add_argument("--lock-timeout-ms", type=int, default=5_000, help="default: 5000")
-    behaviour.add_argument(
-        "--statement-timeout-ms", type=int, default=300_000, help="default: 300000"
-    )
-    behaviour.add_argument(
-        "--timeout", type=float, default=None, help="overall time budget in seconds (default: none)"
-    )
-    behaviour.add_argument("--json", action="store_true", help="machine-readable output on stdout")
-    behaviour.add_argument("-v", "--verbose", action="count", default=0, help="more detail")
-    behaviour.add_argument("-q", "--quiet", action="count", default=0, help="no progress lines")
+class _UsageError(Exception):
+    """A command line argparse rejected (printed as argparse would, exit 2)."""
 
-    parser = argparse.ArgumentParser(
+    def __init__(self, parser: argparse.ArgumentParser, message: str) -> None:
+        super().__init__(message)
+        self.parser = parser
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, raising instead of exiting so that --json can answer a usage error too."""
+
+    def error(self, message: str) -> NoReturn:
+        """Raise _UsageError with argparse's message."""
+        raise _UsageError(self, message)
+
+
+def _on_interrupt(signum: int, frame: FrameType | None) -> None:
+    """First Ctrl-C during a statement: cancel it on the server; otherwise stop at once."""
+    busy = db.busy_sessions()
+    if _INTERRUPT.requested or not busy:
+        raise KeyboardInterrupt
+    _INTERRUPT.requested = True
+    db.cancel_all()
+    print(
+        "interrupted: cancelling the running statement on the server (Ctrl-C again to quit now)",
+        file=sys.stderr,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser; each subcommand gets only the option groups it uses."""
+    parser = _Parser(
         prog="shoppulse-db",
         description="Apply, verify and inspect the ShopPulse PostgreSQL schema. "
-        "Exit codes: 0 ok, 1 failed, 2 usage, 3 refused (unsafe to apply).",
+        "Exit codes: 0 ok, 1 failed, 2 usage, 3 refused (unsafe to apply), 130 interrupted.",
+    )
+    parser.add_argument(
+        "--version", action=_VersionAction, nargs=0, help="show program's version number and exit"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, run, summary in _COMMANDS:
-        sub = commands.add_parser(name, parents=[common], help=summary, description=summary)
+    for name, run, summary, add in _COMMANDS:
+        sub = commands.add_parser(name, help=summary, description=summary)
         sub.set_defaults(run=run)
-        if name in ("apply", "plan"):
-            sub.add_argument(
-                "--seeds",
-                action=argparse.BooleanOptionalAction,
-                default=False,
-                help="also apply sql/seeds (default: no)",
-            )
-        if name == "apply":
-            sub.add_argument(
-                "--dry-run",
-                action="store_true",
-                help="rehearse everything in a transaction, verify, then roll back",
-            )
-            sub.add_argument(
-                "--on-drift",
-                choices=DRIFT_POLICIES,
-                default="warn",
-                help="before applying migrations, compare the database with what it recorded "
-                "(in a scratch database): warn (default), fail on drift that a pending "
-                "migration touches, or off",
-            )
-        if name in ("apply", "plan", "verify"):
-            _add_on_future_argument(sub)
-        if name == "server":
-            sub.add_argument("action", choices=("start", "stop", "status", "psql"))
-        if name == "lint":
-            lint_cli.add_arguments(sub)
-        if name in ("drift", "baseline"):
-            sub.add_argument(
-                "--version",
-                dest="baseline_version",
-                required=name == "baseline",
-                help="migration version, e.g. V001"
-                + (
-                    " (default: the highest the database recorded, else the newest file)"
-                    if name == "drift"
-                    else ": record it and every earlier one as applied"
-                ),
-            )
-        if name == "generate":
-            _add_scale_arguments(sub)
-        if name == "simulate":
-            _add_simulate_arguments(sub)
+        add(sub)
+        add_output_options(sub)
     return parser
 
 
-def cmd_apply(args: argparse.Namespace) -> dict[str, Any] | None:
-    """Apply pending migrations (and seeds with --seeds), then verify."""
-    target = resolve_target(args)
-    result = engine.apply(target.settings, _options(args), _deadline(args))
-    if args.json:
-        return {"target": target.description, "result": result.to_dict()}
-    done = "rehearsed (rolled back)" if result.dry_run else "applied"
-    if result.future:
-        print(f"nothing to apply: {_ahead_note(result.future)}")
-    elif result.applied:
-        print(f"{done} {len(result.applied)} script(s): {' '.join(result.applied_versions)}")
-    else:
-        print("nothing to apply: the database is up to date")
-    for name in result.not_rehearsed:
-        print(f"not rehearsed (non-transactional, or after ALTER TYPE ... ADD VALUE): {name}")
-    version = f"V{result.schema_version:03d}" if result.schema_version else "none"
-    print(
-        f"verified: schema version {version}, {result.table_count} tables, "
-        f"{result.trigger_count} triggers ({result.timings_ms.get('total', 0)} ms)"
-    )
-    if result.drift_count:
-        print(f"drift: {result.drift_count} object(s) differ (details above; `shoppulse-db drift`)")
-    return None
+def _database_command(sub: argparse.ArgumentParser) -> None:
+    add_project_options(sub)
+    add_target_options(sub)
+    add_timeout_options(sub)
 
 
-def cmd_plan(args: argparse.Namespace) -> dict[str, Any] | None:
-    """List what apply would run, without changing anything."""
-    target = resolve_target(args)
-    pending = engine.plan(target.settings, _options(args), _deadline(args))
-    if args.json:
-        return {
-            "target": target.description,
-            "pending": [s.name for s in pending],
-            "scripts": [
-                {
-                    "label": s.label,
-                    "kind": s.kind.value,
-                    "script": s.name,
-                    "checksum": s.checksum,
-                    "commits_after": s.adds_enum_values,
-                }
-                for s in pending
-            ],
-            "manifest": manifest.manifest_of(_options(args).sql_dir),
-        }
-    if not pending:
-        print("nothing pending")
-    for script in pending:
-        note = "" if script.transactional else "  (non-transactional: runs alone)"
-        if script.adds_enum_values:
-            note = "  (ALTER TYPE ... ADD VALUE: the run commits after this file)"
-        print(
-            f"pending {script.kind.value:9} {script.label} {script.checksum[:8]} "
-            f"{script.path.parent.name}/{script.name}{note}"
-        )
-    return None
+def _apply(sub: argparse.ArgumentParser) -> None:
+    _database_command(sub)
+    add_apply_options(sub, dry_run=True)
 
 
-def cmd_lint(args: argparse.Namespace) -> dict[str, Any] | None:
-    """Lint migrations for destructive changes with PostgreSQL's parser (no database needed)."""
-    found, payload = lint_cli.run(args, options=_options(args), deadline=_deadline(args))
-    return (payload or {}) | {EXIT_CODE_KEY: EXIT_REFUSED if found else EXIT_OK}
+def _plan(sub: argparse.ArgumentParser) -> None:
+    _database_command(sub)
+    add_apply_options(sub, dry_run=False)
 
 
-def cmd_drift(args: argparse.Namespace) -> dict[str, Any] | None:
-    """Compare the live schema with the migrations built in a scratch PostgreSQL."""
-    target = resolve_target(args)
-    up_to = parse_version(args.baseline_version) if args.baseline_version else None
-    report = drift.check(target.settings, _options(args), _deadline(args), up_to=up_to)
-    code = EXIT_FAILED if report.differences else EXIT_OK
-    if args.json:
-        return {EXIT_CODE_KEY: code, "target": target.description, "report": report.to_dict()}
-    upto = f"V{report.compared_with:03d}" if report.compared_with else "none"
-    if not report.differences:
-        print(
-            f"no drift: {report.database} matches the migrations up to {upto} "
-            f"({report.object_count} objects)"
-        )
-    else:
-        print(
-            f"drift: {report.drift_count} difference(s) between {report.database} "
-            f"and the migrations up to {upto}:"
-        )
-    for difference in report.differences:
-        print(f"  {difference}")
-        for line in difference.diff():
-            print(f"      {line}")
-    return {EXIT_CODE_KEY: code}
+def _verify(sub: argparse.ArgumentParser) -> None:
+    _database_command(sub)
+    add_on_future_option(sub)
 
 
-def cmd_baseline(args: argparse.Namespace) -> dict[str, Any] | None:
-    """Record migrations up to --version as applied after proving the schema matches them."""
-    target = resolve_target(args)
-    version = parse_version(args.baseline_version)
-    try:
-        result = baseline.adopt(target.settings, _options(args), _deadline(args), version)
-    except BaselineRefusedError as error:
-        if not args.json:
-            print("the live schema differs from the migrations:", file=sys.stderr)
-            for difference in error.differences:
-                print(f"  {difference}", file=sys.stderr)
-        raise
-    if args.json:
-        return {"target": target.description, "result": result.to_dict()}
-    if result.already_recorded:
-        print(f"nothing to do: {result.database} already records V{version:03d}")
-    else:
-        print(
-            f"baseline: recorded {' '.join(result.recorded)} as applied in {result.database} "
-            f"({result.object_count} objects matched)"
-        )
-    return None
+def _migration_version(required: bool, help_text: str) -> Callable[[argparse.ArgumentParser], None]:
+    def add(sub: argparse.ArgumentParser) -> None:
+        _database_command(sub)
+        sub.add_argument("--version", dest="baseline_version", required=required, help=help_text)
+
+    return add
 
 
-def cmd_verify(args: argparse.Namespace) -> dict[str, Any] | None:
-    """Check history and schema against sql/ without changing anything."""
-    target = resolve_target(args)
-    result = engine.check(target.settings, _options(args), _deadline(args))
-    if args.json:
-        return {"target": target.description, "result": result.to_dict()}
-    version = f"V{result.schema_version:03d}" if result.schema_version else "none"
-    if result.future:
-        print(f"note: {_ahead_note(result.future)}; only what sql/ declares was verified")
-    print(
-        f"ok: schema version {version}, {result.table_count} tables, "
-        f"{result.trigger_count} triggers match sql/expected_schema.toml"
-    )
-    for extra in result.undeclared:
-        print(f"note: {extra}")
-    return None
+def _lint(sub: argparse.ArgumentParser) -> None:
+    lint_cli.add_arguments(sub)
+    add_project_options(sub)
 
 
-def cmd_status(args: argparse.Namespace) -> dict[str, Any] | None:
-    """Show every migration and seed with its state in the database."""
-    target = resolve_target(args)
-    rows = engine.status(target.settings, _options(args), _deadline(args))
-    if args.json:
-        return {"target": target.description, "scripts": [asdict(r) for r in rows]}
-    for row in rows:
-        print(f"  {row.state:8} {row.kind:9} {row.script:45} {row.applied_at or ''}")
-    return None
+def _new(sub: argparse.ArgumentParser) -> None:
+    add_new_arguments(sub)
+    add_project_options(sub)
 
 
-def cmd_server(args: argparse.Namespace) -> dict[str, Any] | None:
-    """Manage the embedded PostgreSQL that is the default target."""
-    server = LocalServer(args.data_dir)
-    if args.action == "stop":
-        server.stop()
-        print(f"embedded PostgreSQL in {args.data_dir}/ stopped")
-    elif args.action == "status":
-        running = server.is_running()
-        print(f"embedded PostgreSQL in {args.data_dir}/: {'running' if running else 'stopped'}")
-    elif args.action == "start":
-        print(resolve_target(args).description)
-    else:
-        settings = server.start(database=args.database or "shoppulse")
-        psql = shutil.which("psql", path=str(server.bin_dir)) or "psql"
-        env = os.environ | {"PGPASSWORD": settings.password}
-        command = [psql, "-h", settings.host, "-p", str(settings.port), "-U", settings.user]
-        return_code = subprocess.call([*command, settings.database], env=env)
-        if return_code:
-            raise SettingsError(f"psql exited with {return_code}")
-    return None
-
-
-def cmd_generate(args: argparse.Namespace) -> dict[str, Any] | None:
-    """Load deterministic sample data at scale with COPY (after the schema is applied)."""
-    from db_init import generate  # noqa: PLC0415 - only this command needs it
-
-    scale = generate.Scale(
-        tenants=args.tenants,
-        orders=args.orders,
-        users_per_tenant=args.users_per_tenant,
-        campaigns_per_tenant=args.campaigns_per_tenant,
-        audit_logs_per_tenant=args.audit_logs_per_tenant,
-        seed=args.seed,
-        first_tenant=args.first_tenant,
-    )
-    if args.csv_dir:
-        paths = generate.write_csv(scale, args.csv_dir)
-        print(f"wrote {len(paths)} CSV files to {args.csv_dir}/")
-        return {"csv": {name: str(path) for name, path in paths.items()}} if args.json else None
-    target = resolve_target(args)
-    progress = None if args.json or args.quiet else generate.ProgressBar()
-    with closing(connect(target.settings, deadline=_deadline(args), retry_budget_s=30)) as session:
-        session.set_timeouts(lock_timeout_ms=args.lock_timeout_ms, statement_timeout_ms=0)
-        started = time.monotonic()
-        try:
-            loaded = generate.load(session, scale, progress=progress)
-        except SqlError as error:
-            if error.sqlstate != "23505":
-                raise
-            raise SettingsError(
-                f"{error}; the rows exist already (seeded tenants are T001-T003): "
-                "pass --first-tenant past them; nothing was loaded"
-            ) from None
-    seconds = time.monotonic() - started
-    total = sum(loaded.values())
-    if args.json:
-        return {"target": target.description, "rows": loaded, "seconds": round(seconds, 3)}
-    rate = total / max(seconds, 1e-6)
-    print(f"loaded {total:,} rows into {len(loaded)} tables in {seconds:.1f}s ({rate:,.0f} rows/s)")
-    return None
-
-
-def _add_scale_arguments(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument("--tenants", type=_positive, default=10, help="tenants (default: 10)")
-    sub.add_argument(
-        "--orders", type=_positive, default=10_000, help="orders in total (default: 10000)"
-    )
-    sub.add_argument("--users-per-tenant", type=_positive, default=20, help="default: 20")
-    sub.add_argument("--campaigns-per-tenant", type=_positive, default=40, help="default: 40")
-    sub.add_argument("--audit-logs-per-tenant", type=_positive, default=200, help="default: 200")
-    sub.add_argument("--seed", type=int, default=20_260_101, help="same seed, same rows")
-    sub.add_argument(
-        "--first-tenant",
-        type=_positive,
-        default=1,
-        help="number of the first tenant, T001 by default (use 4 next to the seeded T001-T003)",
-    )
-    sub.add_argument("--csv-dir", type=Path, help="write CSV files here instead of loading")
-
-
-def cmd_simulate(args: argparse.Namespace) -> dict[str, Any] | None:
-    """Replay a CloudFormation event through the handler; print the response it would send."""
-    try:
-        from db_init import simulator  # noqa: PLC0415 - needs the development requirements
-    except ImportError as error:
-        raise SettingsError(
-            f"simulate needs the development requirements ({error.name} is missing): "
-            "pip install -r requirements-dev.txt"
-        ) from None
-    try:
-        template = json.loads(args.event.read_text())
-    except (OSError, ValueError) as error:
-        raise SettingsError(f"cannot read event {args.event}: {error}") from None
-    secret = args.secret_file.read_text() if args.secret_file else None
-    target = resolve_target(args)
-    level = args.verbose - args.quiet
-    # The handler logs JSON lines through the root logger, as in Lambda (stderr here).
-    logging.getLogger("db_init").handlers.clear()
-    response = simulator.replay(
-        template,
-        target=target.settings,
-        sql_dir=_options(args).sql_dir,
-        secret_string=secret,
-        database=args.database,
-        timeout_s=args.timeout or 300.0,
-        log_level=logging.DEBUG if level > 0 else logging.WARNING if level < 0 else logging.INFO,
-    )
-    print(json.dumps(response.document, indent=2))
-    return {EXIT_CODE_KEY: EXIT_OK if response.status == "SUCCESS" else EXIT_FAILED}
-
-
-def _add_simulate_arguments(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument("event", type=Path, help="event JSON, e.g. tests/events/create.json")
-    sub.add_argument(
-        "--secret-file",
-        type=Path,
-        help="JSON secret string as RDS stores it (default: the target's own credentials)",
-    )
+def _server(sub: argparse.ArgumentParser) -> None:
     sub.formatter_class = argparse.RawDescriptionHelpFormatter
-    sub.epilog = (
-        "The event runs through db_init.handler in-process, with a Lambda-like context\n"
-        "(--timeout: the Lambda's remaining seconds, default 300). The database secret is put\n"
-        "in an in-process Secrets Manager (moto, fake credentials: nothing reaches AWS),\n"
-        "holding --secret-file or the target's credentials (embedded server by default).\n"
-        "Placeholders in the event: ${SecretArn} ${Host} ${Port} ${DatabaseName} (--database)\n"
-        "${SqlChecksum} (of --sql-dir). The response is received over HTTPS on 127.0.0.1\n"
-        "and printed on stdout (exit 1 if FAILED); the handler's JSON logs go to stderr.\n"
-        "Nothing secret is printed. Needs requirements-dev.txt (boto3, moto, cryptography)."
-    )
-
-
-# --- database ahead of sql/ (future migrations, issue 10) ---------------------------------
-
-
-def _add_on_future_argument(sub: argparse.ArgumentParser) -> None:
+    sub.epilog = SERVER_HELP
     sub.add_argument(
-        "--on-future",
-        choices=FUTURE_POLICIES,
-        default="ignore",
-        help="when the database records migrations newer than sql/ (a rollback, an older "
-        "build): ignore (default: warn, apply nothing, verify what sql/ declares) or fail "
-        "(refuse, exit 3)",
+        "action",
+        choices=("start", "stop", "status", "url", "psql"),
+        metavar="ACTION",
+        help="start, stop, status, url or psql (see below)",
     )
+    group = sub.add_argument_group("server")
+    add_data_dir_option(group)
+    group.add_argument("--port", type=port_number, help="start: listen on this port")
+    group.add_argument(
+        "--database", metavar="NAME", help="url, psql: database name (default: shoppulse)"
+    )
+    group.add_argument("--target", dest="target_name", metavar="NAME", help="a config target")
 
 
-def _ahead_note(future: Sequence[str]) -> str:
-    shown = " ".join(future[:5]) + (f" (+{len(future) - 5} more)" if len(future) > 5 else "")
-    return f"the database is ahead of sql/ (future: {shown})"
+def _generate(sub: argparse.ArgumentParser) -> None:
+    _database_command(sub)
+    add_generate_arguments(sub)
 
 
-# ------------------------------------------------------------------------------------------
+def _simulate(sub: argparse.ArgumentParser) -> None:
+    add_simulate_arguments(sub)
+    _database_command(sub)
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-_COMMANDS: list[tuple[str, Callable[[argparse.Namespace], dict[str, Any] | None], str]] = [
-    ("apply", cmd_apply, "apply pending migrations (and seeds), verify, commit only if all pass"),
-    ("plan", cmd_plan, "list what apply would run, with checksums (changes nothing)"),
-    ("lint", cmd_lint, "lint migrations for destructive changes; exit 0 clean, 3 findings"),
+_COMMANDS: list[tuple[str, Command, str, Callable[[argparse.ArgumentParser], None]]] = [
+    (
+        "apply",
+        cmd_apply,
+        "apply pending migrations (and seeds), verify, commit only if all pass",
+        _apply,
+    ),
+    ("plan", cmd_plan, "list what apply would run, with checksums (changes nothing)", _plan),
+    (
+        "validate",
+        cmd_validate,
+        "for CI: exit 3 if an applied script changed or is missing, or a new one is out of "
+        "order, or (with --on-future fail) the database is ahead of sql/ (changes nothing)",
+        _verify,
+    ),
+    (
+        "status",
+        cmd_status,
+        "each migration and seed with its state, checksum, applied_at, duration, applied_by; "
+        "exit 3 on changed or missing scripts",
+        _database_command,
+    ),
+    (
+        "verify",
+        cmd_verify,
+        "check history and schema against sql/ (changes nothing)",
+        _verify,
+    ),
+    (
+        "new",
+        cmd_new,
+        "create the next numbered migration file, sql/migrations/V<next>__NAME.sql",
+        _new,
+    ),
+    ("lint", cmd_lint, "lint migrations for destructive changes; exit 0 clean, 3 findings", _lint),
     (
         "drift",
         cmd_drift,
         "compare the live schema with the migrations built in a scratch PostgreSQL; "
         "exit 0 no drift, 1 drift",
+        _migration_version(
+            False,
+            "migration version, e.g. V001 (default: the highest the database recorded, "
+            "else the newest file)",
+        ),
     ),
     (
         "baseline",
         cmd_baseline,
         "adopt a database built without shoppulse-db: record migrations up to --version as "
         "applied once the schema is proven to match (refused otherwise, with the differences)",
+        _migration_version(True, "migration version, e.g. V001: record it and every earlier one"),
     ),
-    ("verify", cmd_verify, "check history and schema against sql/ (changes nothing)"),
-    ("status", cmd_status, "show each migration and seed and its state"),
-    ("server", cmd_server, "start, stop, inspect or psql into the embedded PostgreSQL"),
-    ("generate", cmd_generate, "load deterministic sample data at scale (COPY, progress bar)"),
+    (
+        "server",
+        cmd_server,
+        "start, stop, inspect, print the URL of, or psql into the project's embedded PostgreSQL",
+        _server,
+    ),
+    (
+        "generate",
+        cmd_generate,
+        "load deterministic sample data at scale (COPY, progress bar), after existing tenants",
+        _generate,
+    ),
     (
         "simulate",
         cmd_simulate,
         "replay a CloudFormation event (tests/events/*.json) through the custom resource "
         "handler and print the response it would send",
+        _simulate,
     ),
 ]
 
 
-def resolve_target(args: argparse.Namespace) -> Target:
-    """--database-url / $DATABASE_URL, else --secret-arn, else the embedded server."""
-    target = _resolve(args)
-    log.info("target: %s", target.description)
-    return target
+class _VersionAction(argparse.Action):
+    """--version, reading the installed version only when asked (importlib.metadata is slow)."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        from importlib import metadata  # noqa: PLC0415
+
+        try:
+            version = metadata.version("shoppulse-db")
+        except metadata.PackageNotFoundError:  # run from a checkout with PYTHONPATH=lambda
+            version = "unknown (not installed)"
+        print(f"shoppulse-db {version}")
+        parser.exit()
 
 
-def _resolve(args: argparse.Namespace) -> Target:
-    database = database_name(args.database) if args.database else None
-    if args.database_url and args.secret_arn:
-        raise SettingsError("give either --database-url or --secret-arn, not both")
-    if args.database_url:
-        settings = parse_database_url(args.database_url)
-        if database:
-            settings = settings.with_database(database)
-        return Target(settings, f"{settings.host}:{settings.port}, database {settings.database}")
-    if args.secret_arn:
-        return _secret_target(args, database or "shoppulse")
-    server = LocalServer(args.data_dir)
-    was_running = server.is_running()
-    settings = server.start(database=database or "shoppulse")
-    state = "running" if was_running else "started"
-    return Target(
-        settings,
-        f"embedded {server.version()} ({state}) at {settings.host}:{settings.port}, "
-        f"database {settings.database}, data in {args.data_dir}/ "
-        "(stop it with `shoppulse-db server stop`)",
-    )
-
-
-def _secret_target(args: argparse.Namespace, database: str) -> Target:
-    from db_init.credentials import read_secret, secrets_client  # noqa: PLC0415 - needs boto3
-
-    secret = read_secret(args.secret_arn, client=secrets_client(args.region))
-    host = args.host or secret.host
-    if not host:
-        raise SettingsError("the secret has no host; pass --host (e.g. the RDS Proxy endpoint)")
-    settings = ConnectionSettings(
-        host=host,
-        port=args.port or secret.port or 5432,
-        user=secret.username,
-        password=secret.password,
-        database=database,
-        ca_bundle=args.ca_bundle,
-    )
-    return Target(settings, f"{host}:{settings.port} (TLS verify-full), database {database}")
-
-
-def _options(args: argparse.Namespace) -> ApplyOptions:
-    sql_dir = args.sql_dir or (
-        Path("sql") if Path("sql/migrations").is_dir() else default_sql_dir()
-    )
-    if not (sql_dir / "migrations").is_dir():
-        raise SettingsError(f"{sql_dir}/migrations not found; pass --sql-dir")
-    return ApplyOptions(
-        sql_dir=sql_dir,
-        apply_seeds=getattr(args, "seeds", False),
-        dry_run=getattr(args, "dry_run", False),
-        lock_timeout_ms=args.lock_timeout_ms,
-        statement_timeout_ms=args.statement_timeout_ms,
-        on_drift=getattr(args, "on_drift", "warn"),
-        lint=lint_config.load(lint_cli.PYPROJECT),
-        on_future=getattr(args, "on_future", "ignore"),
-    )
-
-
-def _deadline(args: argparse.Namespace) -> Deadline:
-    return Deadline.after(args.timeout) if args.timeout else Deadline.never()
+def _truthful(args: argparse.Namespace, message: str) -> str:
+    """A read-only command changed nothing: it never speaks of what was committed."""
+    if args.command not in READ_ONLY:
+        return message
+    for claim in ("nothing from this run was committed", "nothing was committed"):
+        message = message.replace(claim, "nothing was changed")
+    return message
 
 
 def _fail(args: argparse.Namespace, error: DbInitError) -> int:
     code = EXIT_CODES[error.outcome]
+    message = _truthful(args, str(error))
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "ok": False,
-                    "command": args.command,
-                    "outcome": error.outcome.value,
-                    "error": {
-                        "kind": error.kind,
-                        "sqlstate": error.sqlstate,
-                        "message": str(error),
-                        "server": error.server_fields(),
-                    },
-                }
-            )
-        )
-    print(f"{error.outcome.value}: {error.one_line()}", file=sys.stderr)
+        document: dict[str, Any] = {
+            "ok": False,
+            "command": args.command,
+            "outcome": error.outcome.value,
+            "error": {
+                "kind": error.kind,
+                "sqlstate": error.sqlstate,
+                "message": message,
+                "server": error.server_fields(),
+            },
+        }
+        print(json.dumps(document))
+    state = f" [{error.sqlstate}]" if error.sqlstate else ""
+    print(f"{error.outcome.value}: {error.kind}{state}: {message}", file=sys.stderr)
     return code
+
+
+def _interrupted(args: argparse.Namespace, detail: str) -> int:
+    if args.json:
+        print(json.dumps({"ok": False, "command": args.command, "outcome": "interrupted"}))
+    print(f"interrupted: {detail}", file=sys.stderr)
+    return EXIT_INTERRUPTED
 
 
 def _configure_logging(level: int, *, as_json: bool) -> None:
@@ -591,6 +365,12 @@ def _configure_logging(level: int, *, as_json: bool) -> None:
     root.setLevel(
         logging.DEBUG if level > 0 else logging.WARNING if level < 0 or as_json else logging.INFO
     )
+    if level <= 0:  # connection retries are the driver's business: shown with -v only
+        handler.addFilter(_quiet_driver)
+
+
+def _quiet_driver(record: logging.LogRecord) -> bool:
+    return record.name != "db_init.db" or record.levelno >= logging.WARNING
 
 
 if __name__ == "__main__":

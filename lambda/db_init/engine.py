@@ -6,10 +6,22 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from db_init import ahead, drift, error_lines, ledger, lint, roles, scripts, verify
+from db_init import (
+    ahead,
+    drift,
+    error_lines,
+    failure_notes,
+    invalid_index,
+    ledger,
+    lint,
+    progress,
+    roles,
+    scripts,
+    verify,
+)
 from db_init.db import (
     Session,
     StatementFailedError,
@@ -103,6 +115,11 @@ class StatusRow:
     script: str
     state: str  # applied | pending | changed | missing | future
     applied_at: str | None
+    checksum: str = ""  # of the file; the recorded one for a missing file
+    recorded_checksum: str | None = None
+    duration_ms: int | None = None
+    applied_by: str | None = None
+    baseline: bool = False
 
 
 def _label(kind: str, version: int) -> str:
@@ -210,7 +227,10 @@ def apply(target: ConnectionSettings, options: ApplyOptions, deadline: Deadline)
                 applied, skipped = [], []
                 report = _verify_ahead(session, expected, options)
             else:
-                applied, report, skipped = _run(session, pending, expected, options, deadline)
+                try:
+                    applied, report, skipped = _run(session, pending, expected, options, deadline)
+                except DbInitError as error:  # say what this run kept, read back from the history
+                    raise failure_notes.explain(error, session, history, pending) from None
     version = max(
         [e.version for e in history if e.kind is Kind.MIGRATION]
         + [a.version for a in applied if a.kind == Kind.MIGRATION.value],
@@ -255,6 +275,7 @@ def _check_drift(
     budget = Deadline(min(deadline.at, time.monotonic() + max(1.0, deadline.remaining() * 0.25)))
     if budget.at == float("inf"):
         budget = Deadline.after(DRIFT_BUDGET_S)
+    log.info("drift gate: building the recorded migrations in a scratch database to compare")
     try:
         report = drift.compare_live(
             session,
@@ -357,25 +378,47 @@ def status(
     scriptset = scripts.load(options.sql_dir)
     with closing(_session(target, options, deadline, create=False)) as session:
         entries = ledger.read(session)
+        details = ledger.details(session)
     future = {e.version for e in ahead.future_entries(scriptset, entries)}
     history = {(e.kind, e.version): e for e in entries}
     rows: list[StatusRow] = []
     for script in scriptset.migrations + scriptset.seeds:
-        entry = history.pop((script.kind, script.version), None)
+        key = (script.kind, script.version)
+        entry = history.pop(key, None)
         state = (
             "pending"
             if entry is None
             else ("applied" if entry.checksum == script.checksum else "changed")
         )
         at = entry.applied_at.isoformat(timespec="seconds") if entry else None
-        rows.append(StatusRow(script.kind.value, script.version, script.name, state, at))
+        rows.append(
+            _with_detail(
+                StatusRow(script.kind.value, script.version, script.name, state, at),
+                script.checksum,
+                details.get(key),
+            )
+        )
     for (kind, version), entry in sorted(
         history.items(), key=lambda kv: (kv[0][0].value, kv[0][1])
     ):
         at = entry.applied_at.isoformat(timespec="seconds")
         state = "future" if kind is Kind.MIGRATION and version in future else "missing"
-        rows.append(StatusRow(kind.value, version, entry.script, state, at))
+        row = StatusRow(kind.value, version, entry.script, state, at)
+        rows.append(_with_detail(row, entry.checksum, details.get((kind, version))))
     return rows
+
+
+def _with_detail(row: StatusRow, checksum: str, detail: ledger.Detail | None) -> StatusRow:
+    if detail is None:
+        return replace(row, checksum=checksum)
+    return replace(
+        row,
+        checksum=checksum,
+        recorded_checksum=detail.checksum,
+        duration_ms=detail.duration_ms,
+        applied_by=detail.applied_by,
+        baseline=detail.baseline,
+    )
 
 
 def _session(
@@ -512,10 +555,7 @@ def _not_committed(
     """What a failure leaves, said exactly: earlier commits of this run stay."""
     if not kept:
         return none
-    return (
-        f"{', '.join(kept)} were committed earlier in this run and stay applied; "
-        "nothing after them was committed"
-    )
+    return f"{failure_notes.KEPT} {' '.join(kept)}"
 
 
 def _batch(
@@ -564,8 +604,13 @@ def _run_alone(
     with session.transaction():
         ledger.ensure(session)
     session.query(f"SET statement_timeout = {deadline.cap_ms(options.statement_timeout_ms)}")
+    before = invalid_index.invalid(session)
     try:
         done = _run_script(session, script, deadline, kept=kept)
+    except DbInitError as error:
+        # A failed CREATE INDEX CONCURRENTLY leaves an INVALID index that blocks the retry.
+        note = invalid_index.drop_new(session, before)
+        raise (failure_notes.with_note(error, note) if note else error) from None
     finally:
         session.query(f"SET statement_timeout = {deadline.cap_ms(options.statement_timeout_ms)}")
     ledger.record(session, done)
@@ -586,14 +631,15 @@ def _run_script(
     log.info("applying %s", where, extra={"script": script.name})
     started = time.monotonic()
     try:
-        session.execute_pipelined(
-            [statement.sql for statement in script.statements],
-            copy_rows={
-                index: statement.copy_data
-                for index, statement in enumerate(script.statements)
-                if statement.copy_data is not None
-            },
-        )
+        with progress.reporting(session, where):
+            session.execute_pipelined(
+                [statement.sql for statement in script.statements],
+                copy_rows={
+                    index: statement.copy_data
+                    for index, statement in enumerate(script.statements)
+                    if statement.copy_data is not None
+                },
+            )
     except StatementFailedError as failed:
         statement = script.statements[failed.index]
         raise _statement_failure(
@@ -631,6 +677,8 @@ def _statement_failure(
             f"{where}:{location.line}: stopped at the time budget; {_not_committed(kept)}"
         )
     advice = _ADVICE.get(fields.sqlstate or "", "fix the file")
+    if fields.sqlstate == "57014" and "user request" in fields.message:
+        advice = "cancelled (Ctrl-C)"
     return MigrationFailedError(
         f"{fields.summary(context=location.context)}; {advice}; {_not_committed(kept)}",
         sqlstate=fields.sqlstate,

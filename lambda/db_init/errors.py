@@ -87,6 +87,10 @@ class DriftConflictError(HistoryError):
     """The live schema drifted on objects that a pending migration alters (OnDrift=fail)."""
 
 
+class FileAccessError(DbInitError):
+    """A file or directory the user named cannot be read or written."""
+
+
 class CredentialsError(DbInitError):
     """The database secret could not be read or is malformed."""
 
@@ -103,6 +107,10 @@ class AuthenticationError(ConnectError):
     """The server rejected the user name or password."""
 
     sqlstate = "28P01"
+
+
+class CancelledError(DbInitError):
+    """The run was cancelled (Ctrl-C): the statement in flight was cancelled, no more are sent."""
 
 
 class LockBusyError(DbInitError):
@@ -145,10 +153,11 @@ class VerificationFailedError(DbInitError):
         self.problems = problems
         shown = "; ".join(problems[:3])
         more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
+        # the same words as failure_notes.KEPT (errors.py imports nothing of the engine)
         committed = (
-            f"nothing after {kept[-1]} was committed ({', '.join(kept)} were, earlier in this run)"
+            f"committed by this run and kept: {' '.join(kept)}"
             if kept
-            else "nothing was committed"
+            else ("nothing was committed")
         )
         super().__init__(
             f"schema does not match sql/expected_schema.toml: {shown}{more}; "

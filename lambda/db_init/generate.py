@@ -328,3 +328,12 @@ def _audit(scale: Scale, tenant_ids: list[str]) -> Iterator[Row]:
             ip = f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
             yield (tenant, user, action, action.split(".")[0], user, details, ip,
                    at.isoformat() + "+00:00")  # fmt: skip
+
+
+def next_tenant(session: Session) -> int:
+    """The number after the highest T<n> tenant in the database (1 when there is none)."""
+    rows = session.query(
+        "SELECT coalesce(max(substring(tenant_id FROM 2)::int), 0) + 1 FROM tenants "
+        "WHERE tenant_id ~ '^T[0-9]{1,9}$'"
+    )
+    return int(rows[0][0])

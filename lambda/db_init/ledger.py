@@ -73,6 +73,34 @@ def read(session: Session) -> list[Entry]:
     return [Entry(Kind(k), int(v), s, c, at) for k, v, s, c, at in rows]
 
 
+@dataclass(frozen=True)
+class Detail:
+    """How a recorded script was applied: for `status`."""
+
+    checksum: str
+    duration_ms: int
+    applied_by: str
+    baseline: bool
+
+
+def details(session: Session) -> dict[tuple[Kind, int], Detail]:
+    """Checksum, duration, applier and baseline flag of every recorded script."""
+    if not exists(session):
+        return {}
+    columns = {
+        row[0]
+        for row in session.query(
+            "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(:name) AND attnum > 0",
+            name=TABLE,
+        )
+    }
+    baseline = "baseline" if "baseline" in columns else "false"
+    rows = session.query(
+        f"SELECT kind, version, checksum, duration_ms, applied_by, {baseline} FROM {TABLE}"
+    )
+    return {(Kind(k), int(v)): Detail(c, int(d), str(by), bool(b)) for k, v, c, d, by, b in rows}
+
+
 def ensure(session: Session) -> None:
     """Create the history schema and table if missing (inside the caller's transaction)."""
     present = {

@@ -93,7 +93,7 @@ def test_progress_bar_prints_a_line_per_finished_table() -> None:
     assert "orders" in out.getvalue() and "100%" in out.getvalue()
 
 
-def test_cli_generate_loads_then_refuses_to_load_the_same_tenants_again(
+def test_cli_generate_loads_again_after_the_tenants_that_exist_and_refuses_a_repeat(
     schema: ConnectionSettings,
 ) -> None:
     url = database_url(schema)
@@ -112,11 +112,16 @@ def test_cli_generate_loads_then_refuses_to_load_the_same_tenants_again(
     env = {"PYTHONPATH": str(REPO / "lambda"), "PATH": "/usr/bin:/bin"}
 
     first = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
-    again = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    after = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    repeat = [*command, "--first-tenant", "1"]
+    again = subprocess.run(repeat, capture_output=True, text=True, env=env, check=False)
 
     assert first.returncode == 0, first.stderr
     assert first.stdout.startswith("loaded ") and " rows into 7 tables" in first.stdout
-    assert again.returncode == 2
-    assert "pass --first-tenant past them; nothing was loaded" in again.stderr
+    assert after.returncode == 0, after.stderr  # by default it starts after T001-T002
+    assert "(tenants T003-T004)" in after.stdout
+    assert again.returncode == 1  # failed, not usage
+    assert "pass --first-tenant past the tenants in the database" in again.stderr
+    assert again.stderr.strip().endswith("nothing was loaded")
     assert schema.password not in again.stderr + again.stdout
-    assert query(schema, "SELECT count(*) FROM orders") == [(50,)]
+    assert query(schema, "SELECT count(*) FROM orders") == [(100,)]
