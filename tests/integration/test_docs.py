@@ -185,21 +185,8 @@ def test_every_page_the_readme_links_exists() -> None:
     for page in (REPO / "README.md", REPO / "docs" / "README.md"):
         for link in re.findall(r"\]\(([^)#:]+\.md)(?:#[^)]*)?\)", page.read_text()):
             target = (page.parent / link).resolve()
-            # THEN each exists, or is one another change is writing (listed in docs/README.md)
-            assert target.exists() or target.name in _PAGES_IN_PROGRESS, f"{page.name}: {link}"
-
-
-# pages other changes write in parallel; drop a name once its page has landed
-_PAGES_IN_PROGRESS = frozenset(
-    {
-        "rollbacks.md",
-        "application-access.md",
-        "stack.md",
-        "drift.md",
-        "lint.md",
-        "sql.md",
-    }
-)
+            # THEN each exists
+            assert target.exists(), f"{page.name}: {link}"
 
 
 def test_docs_index_lists_every_page() -> None:
