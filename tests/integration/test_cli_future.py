@@ -36,7 +36,7 @@ def test_status_marks_the_newer_builds_migration_as_future(ahead: str, sql_dir: 
     # THEN the newer migration is "future", the bundled ones "applied", exit 0
     assert shown.returncode == 0, shown.stderr
     [line] = [x for x in shown.stdout.splitlines() if NEXT_FILE in x]
-    assert line.split()[:3] == ["future", "migration", NEXT_FILE]
+    assert line.split()[:3] == ["future", NEXT, f"migrations/{NEXT_FILE}"]
     states = {r["script"]: r["state"] for r in json.loads(as_json.stdout)["scripts"]}
     assert states[NEXT_FILE] == "future"
     assert {states[m.name] for m in RELEASED.migrations} == {"applied"}

@@ -158,7 +158,7 @@ def test_pyproject_table_is_read_and_its_lint_key_left_to_the_lint(
     # GIVEN [tool.shoppulse-db] in pyproject.toml with a default target and a lint table
     project = make_project(tmp_path / "shop")
     (project / "pyproject.toml").write_text(
-        '[tool.shoppulse-db]\ndefault_target = "local"\n\n[tool.shoppulse-db.lint]\nrules = []\n\n'
+        '[tool.shoppulse-db]\ndefault_target = "local"\n\n[tool.shoppulse-db.lint]\ndisable = []\n\n'
         '[tool.shoppulse-db.targets.local]\ndatabase_url_env = "LOCAL_URL"\n'
     )
     env = user_env(LOCAL_URL=database_url(target))

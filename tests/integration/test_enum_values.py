@@ -100,8 +100,8 @@ def test_failure_after_the_commit_says_what_stays_applied(
     message = str(failed.value)
     assert message == (
         "migrations/V903__delivery_options.sql:3: duplicate key value violates unique constraint "
-        '"delivery_options_pkey" (Key (name)=(next day) already exists); fix the file; V901, V902 '
-        "were committed earlier in this run and stay applied; nothing after them was committed"
+        '"delivery_options_pkey" (Key (name)=(next day) already exists); fix the file; committed by '
+        "this run and kept: V901 V902; not applied: V903"
     )
     assert message in (REPO / "docs" / "sql.md").read_text()
     # AND the database holds V901-V902 (recorded), nothing of V903
