@@ -191,11 +191,9 @@ def apply(target: ConnectionSettings, options: ApplyOptions, deadline: Deadline)
         session = _session(target, options, deadline)
     with closing(session), ledger.locked(session, deadline=deadline, wait_s=deadline.remaining()):
         history = ledger.read(session)
-        future = ahead.future_entries(scriptset, history)
-        ahead.enforce(target.database, scriptset, future, policy=options.on_future)
-        pending = plan_scripts(scriptset, history, with_seeds=options.apply_seeds)
-        if future:  # a newer schema: nothing of this older build runs over it
-            pending = ahead.hold_back(pending)
+        pending, future = _plan_over(
+            target, scriptset, history, options, with_seeds=options.apply_seeds
+        )
         # Before anything is written: refuse pending migrations with unallowed lint findings.
         if any(s.kind is Kind.MIGRATION for s in pending):
             with timer.phase("lint"):
@@ -302,6 +300,22 @@ def _check_drift(
     return report.drift_count
 
 
+def _plan_over(
+    target: ConnectionSettings,
+    scriptset: ScriptSet,
+    history: list[ledger.Entry],
+    options: ApplyOptions,
+    *,
+    with_seeds: bool,
+) -> tuple[list[Script], tuple[ledger.Entry, ...]]:
+    """Pending scripts and the future migrations; refuses those under OnFutureMigrations=fail."""
+    future = ahead.future_entries(scriptset, history)
+    ahead.enforce(target.database, scriptset, future, policy=options.on_future)
+    pending = plan_scripts(scriptset, history, with_seeds=with_seeds)
+    # Over a newer schema nothing of this older build runs (hold_back names what it skips).
+    return (ahead.hold_back(pending) if future else pending), future
+
+
 def lint_reports(
     scriptset: ScriptSet, *, pending: list[Script], options: ApplyOptions
 ) -> list[lint.FileReport] | None:
@@ -332,10 +346,8 @@ def plan(target: ConnectionSettings, options: ApplyOptions, deadline: Deadline) 
         return plan_scripts(scriptset, [], with_seeds=options.apply_seeds)
     with closing(session):
         history = ledger.read(session)
-    future = ahead.future_entries(scriptset, history)
-    ahead.enforce(target.database, scriptset, future, policy=options.on_future)
-    pending = plan_scripts(scriptset, history, with_seeds=options.apply_seeds)
-    return ahead.hold_back(pending) if future else pending
+    pending, _ = _plan_over(target, scriptset, history, options, with_seeds=options.apply_seeds)
+    return pending
 
 
 def check(target: ConnectionSettings, options: ApplyOptions, deadline: Deadline) -> Result:
@@ -347,9 +359,7 @@ def check(target: ConnectionSettings, options: ApplyOptions, deadline: Deadline)
         session = _session(target, options, deadline, create=False)
     with closing(session):
         history = ledger.read(session)
-        future = ahead.future_entries(scriptset, history)
-        ahead.enforce(target.database, scriptset, future, policy=options.on_future)
-        pending = plan_scripts(scriptset, history, with_seeds=False)
+        pending, future = _plan_over(target, scriptset, history, options, with_seeds=False)
         report = verify.check(session, expected, subset=bool(future))
     problems = [f"{s.name} not applied" for s in pending] + report.problems
     if problems:
