@@ -9,8 +9,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from db_init import lint_cli, lint_config
-from db_init.cli_config import Project, TargetConfig
+from db_init import lint_config
+from db_init.cli_config import PYPROJECT, Project, TargetConfig
 from db_init.cli_options import (
     DEFAULT_CONNECT_BUDGET_S,
     DEFAULT_DATA_DIR,
@@ -194,7 +194,7 @@ def apply_options(args: argparse.Namespace, project: Project) -> ApplyOptions:
         on_drift=str(drift or "warn"),
         on_future=str(getattr(args, "on_future", None) or "ignore"),
         # [tool.shoppulse-db.lint] of the project's pyproject.toml (defaults without one)
-        lint=lint_config.load((project.root or Path.cwd()) / lint_cli.PYPROJECT),
+        lint=lint_config.load((project.root or Path.cwd()) / PYPROJECT),
     )
 
 

@@ -12,8 +12,6 @@ from db_init.deadline import Deadline
 from db_init.scripts import Kind
 from db_init.settings import ApplyOptions, parse_database_url
 
-PYPROJECT = Path("pyproject.toml")
-
 
 def add_arguments(sub: argparse.ArgumentParser) -> None:
     """The lint subcommand's own flags."""
